@@ -39,11 +39,15 @@ def _special_mismatch(got, ref):
     return either_special, agree
 
 
-def _error_in_units(got, ref, unit):
+def _error_in_units(got, ref, unit, dtype):
     got = np.asarray(got)
     ref = np.asarray(ref, dtype=LD)
     got_ld = got.astype(LD)
-    special, agree = _special_mismatch(got_ld, ref)
+    # Special values are judged after rounding the reference to the output
+    # dtype: a true value beyond the dtype's range must come out as +-inf.
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_rounded = ref.astype(dtype).astype(LD)
+    special, agree = _special_mismatch(got_ld, ref_rounded)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(got_ld - ref) / unit.astype(LD)
     err = np.where(special, np.where(agree, LD(0), LD(np.inf)), err)
@@ -57,7 +61,7 @@ def relative_ulp(got, ref, dtype=None):
     ref = np.asarray(ref, dtype=LD)
     with np.errstate(over="ignore", invalid="ignore"):
         unit = np.abs(np.spacing(np.abs(ref).astype(dtype)))
-    return _error_in_units(got, ref, unit)
+    return _error_in_units(got, ref, unit, dtype)
 
 
 def log_ulp(got, ref, n, dtype=None):
@@ -68,7 +72,7 @@ def log_ulp(got, ref, n, dtype=None):
     with np.errstate(over="ignore", invalid="ignore"):
         scale = np.abs(ref) + np.log(LD(max(n, 1))) + 1
         unit = np.abs(np.spacing(scale.astype(dtype)))
-    return _error_in_units(got, ref, unit)
+    return _error_in_units(got, ref, unit, dtype)
 
 
 def record(op, dtype, measure, worst):
