@@ -1,0 +1,96 @@
+"""softmax_c: numerically stable softmax, log_softmax and logsumexp in C.
+
+NumPy-style functions over float32/float64 arrays, any axis and any
+strides, computed by vectorised C kernels chosen at import for this CPU.
+"""
+import os as _os
+import platform as _platform
+import warnings as _warnings
+
+from . import _core
+from ._api import log_softmax, logsumexp, softmax
+
+__version__ = _core.C_VERSION
+__all__ = ["softmax", "log_softmax", "logsumexp", "cpu_info", "set_isa",
+           "set_num_threads", "get_num_threads", "get_include", "__version__"]
+
+
+def _compiled_variants():
+    if _platform.machine().lower() in ("x86_64", "amd64"):
+        return ["baseline", "avx2", "avx512"]
+    return ["baseline"]
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _platform.processor() or _platform.machine()
+
+
+def cpu_info():
+    """Which kernel variant runs here, and which ones could.
+
+    Returns
+    -------
+    dict
+        ``isa``: the active variant ("baseline", "avx2" or "avx512");
+        ``available``: variants this CPU and OS can run (baseline first);
+        ``compiled``: variants built into this package;
+        ``num_threads``: the thread limit of automatic calls;
+        ``cpu``: the CPU model name.
+    """
+    compiled = _compiled_variants()
+    return {
+        "isa": _core.active_isa(),
+        "available": [v for v in compiled if _core.isa_available(v)],
+        "compiled": compiled,
+        "num_threads": _core.get_num_threads(),
+        "cpu": _cpu_model(),
+    }
+
+
+def set_isa(name):
+    """Switch the kernel variant (for testing and comparisons).
+
+    Returns the previous variant's name.  Raises ValueError when `name` is
+    not a variant this CPU can run.  The environment variable
+    ``SOFTMAX_C_ISA`` chooses the variant at import instead.
+    """
+    previous = _core.active_isa()
+    if not isinstance(name, str) or not _core.set_isa(name):
+        raise ValueError(f"set_isa: {name!r} is not available here; available: "
+                         f"{cpu_info()['available']}")
+    return previous
+
+
+def set_num_threads(n):
+    """Limit automatic calls (``threads=None``) to at most `n` threads."""
+    from ._api import _check_threads
+    if n is None:
+        raise TypeError("set_num_threads: n must be an int >= 1")
+    _core.set_num_threads(_check_threads(n))
+
+
+def get_num_threads():
+    """The thread limit of automatic calls."""
+    return _core.get_num_threads()
+
+
+def get_include():
+    """Folder holding ``softmax_c.h``, for compiling C code against it."""
+    return _os.path.join(_os.path.dirname(__file__), "include")
+
+
+def _warn_if_isa_request_ignored():
+    wanted = _os.environ.get("SOFTMAX_C_ISA")
+    if wanted and wanted != _core.active_isa():
+        _warnings.warn(f"SOFTMAX_C_ISA={wanted!r} is not available on this machine; "
+                       f"using {_core.active_isa()!r}", RuntimeWarning, stacklevel=2)
+
+
+_warn_if_isa_request_ignored()

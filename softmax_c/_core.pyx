@@ -1,0 +1,185 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bridge from validated NumPy arrays to the C kernels.
+
+The Python layer (_api.py) has already checked every argument, converted the
+dtype and allocated the output.  Here an (array, axis) pair becomes the C
+"grid" description -- row length and element step along the reduced axis,
+plus the outer dimensions with their byte strides -- and the kernel runs
+with the GIL released.  No data is copied.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+from softmax_c.csoftmax cimport *
+
+cnp.import_array()
+
+cdef enum:
+    OP_SOFTMAX = 0
+    OP_LOG_SOFTMAX = 1
+    OP_LOGSUMEXP = 2
+
+SOFTMAX = OP_SOFTMAX
+LOG_SOFTMAX = OP_LOG_SOFTMAX
+LOGSUMEXP = OP_LOGSUMEXP
+
+
+cdef int _build(cnp.ndarray x, cnp.ndarray y, int axis, bint y_has_axis,
+                smc_grid *g, smc_array *ax, smc_array *ay) except -1:
+    """Describe x (reduced over `axis`) and y as a grid of rows.
+
+    Outer dimensions of extent 1 are dropped, the rest are ordered by
+    decreasing |x stride| (so the innermost has the smallest stride, which
+    lets the kernel use its column mode when that stride is one element),
+    and neighbours that are contiguous in both x and y are merged.
+    """
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp *xshape = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp *xstr = cnp.PyArray_STRIDES(x)
+    cdef cnp.npy_intp *ystr = cnp.PyArray_STRIDES(y)
+    cdef int d, k = 0, yd = 0, i, j
+    cdef int64_t ts, tx, ty
+    g.n = xshape[axis]
+    ax.data = cnp.PyArray_DATA(x)
+    ay.data = cnp.PyArray_DATA(y)
+    ax.step = xstr[axis]
+    ay.step = ystr[axis] if y_has_axis else 0
+    for d in range(nd):
+        if d == axis:
+            if y_has_axis:
+                yd += 1
+            continue
+        if xshape[d] != 1:
+            g.shape[k] = xshape[d]
+            ax.strides[k] = xstr[d]
+            ay.strides[k] = ystr[yd]
+            k += 1
+        yd += 1
+    # insertion sort by decreasing |x stride| (k is small)
+    for i in range(1, k):
+        j = i
+        while j > 0 and abs(ax.strides[j - 1]) < abs(ax.strides[j]):
+            ts = g.shape[j]; g.shape[j] = g.shape[j - 1]; g.shape[j - 1] = ts
+            tx = ax.strides[j]; ax.strides[j] = ax.strides[j - 1]; ax.strides[j - 1] = tx
+            ty = ay.strides[j]; ay.strides[j] = ay.strides[j - 1]; ay.strides[j - 1] = ty
+            j -= 1
+    # merge dim i-1 into dim i where both arrays step through them evenly
+    j = 0
+    for i in range(k):
+        if (j > 0 and ax.strides[j - 1] == g.shape[i] * ax.strides[i]
+                and ay.strides[j - 1] == g.shape[i] * ay.strides[i]):
+            g.shape[j - 1] *= g.shape[i]
+            ax.strides[j - 1] = ax.strides[i]
+            ay.strides[j - 1] = ay.strides[i]
+        else:
+            g.shape[j] = g.shape[i]
+            ax.strides[j] = ax.strides[i]
+            ay.strides[j] = ay.strides[i]
+            j += 1
+    g.ndim = j
+    return 0
+
+
+cdef _check(int rc):
+    if rc == SMC_ERR_NOMEM:
+        raise MemoryError("softmax_c: out of memory for scratch space")
+    if rc != SMC_OK:
+        raise RuntimeError(f"softmax_c kernel rejected its arguments (code {rc})")
+
+
+def run(int op, cnp.ndarray x, cnp.ndarray y, int axis, double temperature, int threads):
+    """Softmax-family op of x along `axis` into y (same dtype, float32/64).
+
+    For LOGSUMEXP, y has x's shape without `axis`.
+    """
+    cdef smc_grid g
+    cdef smc_array ax, ay
+    cdef int rc
+    cdef bint f32 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    _build(x, y, axis, op != OP_LOGSUMEXP, &g, &ax, &ay)
+    with nogil:
+        if op == OP_SOFTMAX:
+            rc = smc_softmax_nd_f32(&g, &ax, &ay, temperature, threads) if f32 else \
+                 smc_softmax_nd_f64(&g, &ax, &ay, temperature, threads)
+        elif op == OP_LOG_SOFTMAX:
+            rc = smc_log_softmax_nd_f32(&g, &ax, &ay, temperature, threads) if f32 else \
+                 smc_log_softmax_nd_f64(&g, &ax, &ay, temperature, threads)
+        else:
+            rc = smc_logsumexp_nd_f32(&g, &ax, &ay, threads) if f32 else \
+                 smc_logsumexp_nd_f64(&g, &ax, &ay, threads)
+    _check(rc)
+
+
+def run_weighted(cnp.ndarray x, cnp.ndarray b, cnp.ndarray y, sign, int axis, int threads):
+    """Weighted logsumexp of x along `axis`; b has x's shape (may be a
+    zero-stride broadcast view); y and sign (None or array) x's shape
+    without `axis`."""
+    cdef smc_grid g
+    cdef smc_array ax, ab, ay, asg
+    cdef smc_array *psign = NULL
+    cdef int rc, d
+    cdef bint f32 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    # Weighted rows are walked plainly (no dim reordering), one outer dim
+    # per array dim except `axis`, so all four arrays share one grid.
+    cdef int nd = cnp.PyArray_NDIM(x), k = 0, yd = 0
+    g.n = cnp.PyArray_DIMS(x)[axis]
+    ax.data = cnp.PyArray_DATA(x)
+    ab.data = cnp.PyArray_DATA(b)
+    ay.data = cnp.PyArray_DATA(y)
+    ax.step = cnp.PyArray_STRIDES(x)[axis]
+    ab.step = cnp.PyArray_STRIDES(b)[axis]
+    ay.step = 0
+    if sign is not None:
+        asg.data = cnp.PyArray_DATA(sign)
+        asg.step = 0
+        psign = &asg
+    for d in range(nd):
+        if d == axis:
+            continue
+        g.shape[k] = cnp.PyArray_DIMS(x)[d]
+        ax.strides[k] = cnp.PyArray_STRIDES(x)[d]
+        ab.strides[k] = cnp.PyArray_STRIDES(b)[d]
+        ay.strides[k] = cnp.PyArray_STRIDES(y)[k]
+        if sign is not None:
+            asg.strides[k] = cnp.PyArray_STRIDES(sign)[k]
+        k += 1
+    g.ndim = k
+    with nogil:
+        rc = smc_logsumexp_weighted_nd_f32(&g, &ax, &ab, &ay, psign, threads) if f32 else \
+             smc_logsumexp_weighted_nd_f64(&g, &ax, &ab, &ay, psign, threads)
+    _check(rc)
+
+
+def vector_exp(cnp.ndarray x, cnp.ndarray y):
+    """y = exp(x) with the active variant's vector exp (contiguous arrays)."""
+    cdef int rc
+    cdef int64_t n = cnp.PyArray_SIZE(x)
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+        rc = smc_exp_f32(n, <const float *>cnp.PyArray_DATA(x), <float *>cnp.PyArray_DATA(y))
+    else:
+        rc = smc_exp_f64(n, <const double *>cnp.PyArray_DATA(x), <double *>cnp.PyArray_DATA(y))
+    _check(rc)
+
+
+def active_isa():
+    return smc_active_isa().decode()
+
+
+def isa_available(str name):
+    return bool(smc_isa_available(name.encode()))
+
+
+def set_isa(str name):
+    return smc_set_isa(name.encode()) == SMC_OK
+
+
+def set_num_threads(int n):
+    return smc_set_num_threads(n) == SMC_OK
+
+
+def get_num_threads():
+    return smc_get_num_threads()
+
+
+VARIANTS = ("baseline", "avx2", "avx512")
+C_VERSION = SOFTMAX_C_VERSION.decode()

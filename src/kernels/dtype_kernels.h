@@ -1,0 +1,477 @@
+/*
+ * The softmax-family kernels, written once for both dtypes.
+ *
+ * kernels.c includes this file twice per ISA variant, with
+ *   DT     f32 | f64           (prefix of the vector ops in ../simd/)
+ *   T      float | double
+ *   LANES  vector width of T in this ISA
+ *   and the exp constants of T (EXP_*).
+ * Every function here is static: each (ISA, dtype) pair gets its own copy.
+ *
+ * Memory passes per row: one read pass for the statistics (max, count of
+ * max, sum of exp) in blocks of BLOCK elements that stay in L1, and for
+ * softmax/log_softmax one more read pass that writes the output.
+ */
+
+#define V         SMC_CAT(DT, v)
+#define VM        SMC_CAT(DT, m)
+#define VOP(op)   SMC_CAT3(DT, _, op)
+#define FN(name)  SMC_CAT3(DT, _, name)
+#define SPLAT(c)  VOP(set1)((T)(c))
+#define BLOCK     (16 * LANES)
+
+/* ---- exp ----------------------------------------------------------------- */
+
+/* exp(a + a_err) where a_err is a tiny correction of a (the rounding error
+ * of the subtraction that produced a).  Cody-Waite reduction
+ * a = n*ln2 + r, |r| <= ln2/2, then a minimax polynomial for exp(r), then
+ * scaling by 2^n in two exact-or-once-rounded steps so that results in the
+ * subnormal range are rounded once (not flushed) and results near the top
+ * of the range do not overflow early.  NaN propagates; -inf gives +0. */
+static inline V FN(exp_core)(V a, V a_err)
+{
+    a = VOP(max)(SPLAT(EXP_MIN_ARG), a);        /* NaN stays in `a` */
+    a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
+    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
+    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));  /* round(a / ln2) */
+    V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);   /* exact: n*LN2_HI has spare bits */
+    r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
+    r = VOP(add)(r, a_err);
+    V p = EXP_POLY(r);
+    V n1 = VOP(max)(SPLAT(EXP_N1_MIN), VOP(min)(SPLAT(EXP_N1_MAX), n));
+    V n2 = VOP(sub)(n, n1);
+    V s1 = VOP(pow2_from_magic)(VOP(add)(n1, SPLAT(EXP_POW2_MAGIC)));
+    V s2 = VOP(pow2_from_magic)(VOP(add)(n2, SPLAT(EXP_POW2_MAGIC)));
+    return VOP(mul)(VOP(mul)(p, s1), s2);
+}
+
+/* d = x - m rounded, plus its rounding error (Knuth's TwoSum).  The error
+ * is clamped to a tiny range so that inf - inf = NaN in the error term of
+ * a -inf input cannot poison an exact 0 result. */
+static inline V FN(sub_err)(V x, V m, V d)
+{
+    V bb = VOP(sub)(d, x);
+    V err = VOP(sub)(VOP(sub)(x, VOP(sub)(d, bb)), VOP(add)(m, bb));
+    err = VOP(max)(err, SPLAT(-0x1p-10));       /* NaN -> -2^-10 */
+    return VOP(min)(err, SPLAT(0x1p-10));
+}
+
+/* (x - m) / T as a value plus a correction term. */
+static inline V FN(scaled_diff)(V x, V m, V inv_t, int use_t, V *err)
+{
+    V d = VOP(sub)(x, m);
+    V e = FN(sub_err)(x, m, d);
+    if (use_t) {
+        V a = VOP(mul)(d, inv_t);
+        /* fma gives the exact product error where the ISA has FMA */
+        e = VOP(fma)(e, inv_t, VOP(fma)(d, inv_t, VOP(sub)(SPLAT(0), a)));
+        d = a;
+    }
+    *err = e;
+    return d;
+}
+
+static inline V FN(softmax_vec)(V x, V m, V scale, V inv_t, int use_t)
+{
+    V e;
+    V d = FN(scaled_diff)(x, m, inv_t, use_t, &e);
+    return VOP(mul)(FN(exp_core)(d, e), scale);
+}
+
+/* (x - m)/T - log_sum, with log_sum = ls_hi + ls_lo.  Both parts are <= 0,
+ * so there is no cancellation. */
+static inline V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, int use_t)
+{
+    V e;
+    V d = FN(scaled_diff)(x, m, inv_t, use_t, &e);
+    return VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(e, ls_lo));
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static inline T FN(load1)(const char *p)
+{
+    T v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void FN(store1)(char *p, T v) { memcpy(p, &v, sizeof v); }
+
+/* First k (< LANES) elements from p, the rest filled with `fill`. */
+static inline V FN(load_partial)(const char *p, int64_t k, T fill)
+{
+    T buf[LANES];
+    for (int i = 0; i < LANES; i++)
+        buf[i] = fill;
+    memcpy(buf, p, (size_t)k * sizeof(T));
+    return VOP(load)(buf);
+}
+
+static inline void FN(store_partial)(char *p, V v, int64_t k)
+{
+    T buf[LANES];
+    VOP(store)(buf, v);
+    memcpy(p, buf, (size_t)k * sizeof(T));
+}
+
+/* Lanes summed left to right in double (deterministic order). */
+static inline double FN(hsum)(V v)
+{
+    T buf[LANES];
+    VOP(store)(buf, v);
+    double s = 0.0;
+    for (int i = 0; i < LANES; i++)
+        s += buf[i];
+    return s;
+}
+
+static inline double FN(hmax)(V v)
+{
+    T buf[LANES];
+    VOP(store)(buf, v);
+    double m = -INFINITY;
+    for (int i = 0; i < LANES; i++)
+        if (buf[i] > m)
+            m = buf[i];
+    return m;
+}
+
+/* n elements, `step` bytes apart, into a contiguous buffer. */
+static inline void FN(gather)(T *buf, const char *p, int64_t step, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        memcpy(&buf[i], p + i * step, sizeof(T));
+}
+
+static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        memcpy(p + i * step, &buf[i], sizeof(T));
+}
+
+/* ---- row statistics ---------------------------------------------------------- */
+
+/* Fold one contiguous block (len <= BLOCK) into the running partial st:
+ * first the block maximum, then the exp-sum against the new maximum. */
+static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
+                            double inv_t_s, int use_t)
+{
+    const T *x = (const T *)xb;
+    int64_t full = len / LANES * LANES, k = len - full;
+    V vmax = SPLAT(-INFINITY);
+    for (int64_t i = 0; i < full; i += LANES)
+        vmax = VOP(max)(VOP(load)(x + i), vmax);      /* NaN ignored */
+    V tail = SPLAT(-INFINITY);
+    if (k)
+        tail = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
+    vmax = VOP(max)(tail, vmax);
+    double bm = FN(hmax)(vmax);
+    if (bm > st->m)
+        smc_partial_rescale(st, bm, inv_t_s);
+
+    V m = SPLAT(st->m), inv_t = SPLAT(inv_t_s);
+    V zero = SPLAT(0), one = SPLAT(1);
+    V acc0 = zero, acc1 = zero, cnt = zero;
+#define SMC_TERM(acc, xv)                                                     \
+    do {                                                                      \
+        V xv_ = (xv);                                                         \
+        VM eq_ = VOP(eq)(xv_, m);                                             \
+        V d_ = VOP(sub)(xv_, m);                                              \
+        if (use_t)                                                            \
+            d_ = VOP(mul)(d_, inv_t);                                         \
+        acc = VOP(add)(acc, VOP(select)(eq_, zero, FN(exp_core)(d_, zero)));  \
+        cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
+    } while (0)
+    int64_t i = 0;
+    for (; i + 2 * LANES <= full; i += 2 * LANES) {
+        SMC_TERM(acc0, VOP(load)(x + i));
+        SMC_TERM(acc1, VOP(load)(x + i + LANES));
+    }
+    if (i < full)
+        SMC_TERM(acc0, VOP(load)(x + i));
+#undef SMC_TERM
+    double bsum = FN(hsum)(VOP(add)(acc0, acc1));
+    double bcnt = FN(hsum)(cnt);
+    if (k) {
+        /* the padding lanes must not count, so add the tail lane by lane */
+        T e[LANES], xs[LANES];
+        V d = VOP(sub)(tail, m);
+        if (use_t)
+            d = VOP(mul)(d, inv_t);
+        VOP(store)(e, FN(exp_core)(d, zero));
+        VOP(store)(xs, tail);
+        for (int64_t l = 0; l < k; l++) {
+            if (xs[l] == (T)st->m)
+                bcnt += 1.0;
+            else
+                bsum += e[l];
+        }
+    }
+    st->c += bcnt;
+    smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
+}
+
+/* Partial of one chunk (len <= SMC_CHUNK) of a row with any element step. */
+static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
+                                     double inv_t, int use_t)
+{
+    smc_partial st = smc_partial_empty();
+    T buf[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const char *p = x + b * step;
+        if (step != (int64_t)sizeof(T)) {
+            FN(gather)(buf, p, step, bl);
+            p = (const char *)buf;
+        }
+        FN(stats_block)(p, bl, &st, inv_t, use_t);
+    }
+    return st;
+}
+
+/* Statistics of a whole row: chunk partials merged left to right (the same
+ * sequence the multi-threaded split of a long row produces). */
+static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
+                                  double inv_t, int use_t)
+{
+    smc_partial acc = smc_partial_empty();
+    for (int64_t c0 = 0; c0 < n; c0 += SMC_CHUNK) {
+        int64_t len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
+        smc_partial p = FN(chunk_partial)(x + c0 * step, step, len, inv_t, use_t);
+        if (c0 == 0)
+            acc = p;
+        else
+            smc_partial_merge(&acc, &p, inv_t);
+    }
+    return smc_finalize(&acc);
+}
+
+/* ---- output pass ----------------------------------------------------------- */
+
+/* y[i] = f(x[i]) over one contiguous piece (y may be x). */
+static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
+                             const smc_rowstats *st, double inv_t_s, int use_t)
+{
+    V m = SPLAT(st->m), inv_t = SPLAT(inv_t_s);
+    int64_t full = len / LANES * LANES, k = len - full;
+    if (op == SMC_OP_SOFTMAX) {
+        V scale = SPLAT(st->scale);
+        for (int64_t i = 0; i < full; i += LANES)
+            VOP(store)(y + i, FN(softmax_vec)(VOP(load)(x + i), m, scale, inv_t, use_t));
+        if (k) {
+            V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
+            FN(store_partial)((char *)(y + full), FN(softmax_vec)(xv, m, scale, inv_t, use_t), k);
+        }
+    } else {
+        T hi = (T)st->log_sum, lo = (T)(st->log_sum - (double)hi);
+        V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo);
+        for (int64_t i = 0; i < full; i += LANES)
+            VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t, use_t));
+        if (k) {
+            V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
+            FN(store_partial)((char *)(y + full),
+                              FN(log_softmax_vec)(xv, m, ls_hi, ls_lo, inv_t, use_t), k);
+        }
+    }
+}
+
+/* Output pass over len elements with any steps, a block at a time. */
+static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
+                              int64_t ystep, int64_t len, const smc_rowstats *st,
+                              double inv_t, int use_t)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    if (xstep == sz && ystep == sz) {
+        FN(apply_contig)(op, (const T *)x, (T *)y, len, st, inv_t, use_t);
+        return;
+    }
+    T in[BLOCK], out[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const T *src = (const T *)(x + b * xstep);
+        if (xstep != sz) {
+            FN(gather)(in, x + b * xstep, xstep, bl);
+            src = in;
+        }
+        T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
+        FN(apply_contig)(op, src, dst, bl, st, inv_t, use_t);
+        if (ystep != sz)
+            FN(scatter)(y + b * ystep, ystep, out, bl);
+    }
+}
+
+/* ---- entry points of the kernel table -------------------------------------------- */
+
+static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
+{
+    smc_row_iter it;
+    smc_row_iter_init(&it, job, r0);
+    const char *xb = (const char *)job->x.data;
+    char *yb = (char *)job->y.data;
+    for (int64_t r = r0; r < r1; r++, smc_row_iter_next(&it)) {
+        const char *x = xb + it.xoff;
+        char *y = yb + it.yoff;
+        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t);
+        if (job->op == SMC_OP_LOGSUMEXP)
+            FN(store1)(y, (T)st.lse);
+        else
+            FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, job->g.n, &st,
+                              job->inv_t, job->use_t);
+    }
+}
+
+static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
+{
+    int64_t xoff, yoff;
+    smc_offsets(job, row, job->g.ndim, &xoff, &yoff);
+    int64_t c0 = chunk * SMC_CHUNK;
+    int64_t len = job->g.n - c0 < SMC_CHUNK ? job->g.n - c0 : SMC_CHUNK;
+    const char *x = (const char *)job->x.data + xoff + c0 * job->x.step;
+    job->partials[row * job->nchunks + chunk] =
+        FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->use_t);
+}
+
+static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
+{
+    int64_t xoff, yoff;
+    smc_offsets(job, row, job->g.ndim, &xoff, &yoff);
+    int64_t c0 = chunk * SMC_CHUNK;
+    int64_t len = job->g.n - c0 < SMC_CHUNK ? job->g.n - c0 : SMC_CHUNK;
+    const char *x = (const char *)job->x.data + xoff + c0 * job->x.step;
+    char *y = (char *)job->y.data + yoff + c0 * job->y.step;
+    FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, len, &job->stats[row],
+                      job->inv_t, job->use_t);
+}
+
+/* ---- column mode ------------------------------------------------------------------
+ * The reduced axis is not the contiguous one, but neighbouring rows are
+ * neighbours in memory: LANES rows are reduced at once, one per lane, so
+ * every load is a full contiguous vector instead of a gather. */
+
+#define SMC_COL_CHUNK 256   /* steps whose lines stay in L1 between passes */
+#define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
+
+static inline V FN(col_load)(const char *p, int64_t k)
+{
+    return k == LANES ? VOP(load)((const T *)p) : FN(load_partial)(p, k, (T)-INFINITY);
+}
+
+static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
+{
+    const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
+    const int use_t = job->use_t;
+    const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
+    smc_partial lane[LANES];
+    for (int l = 0; l < LANES; l++)
+        lane[l] = smc_partial_empty();
+    T mbuf[LANES], sbuf[LANES], cbuf[LANES];
+
+    for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
+        int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
+        const char *xc = x + c0 * xs;
+        V vmax = SPLAT(-INFINITY);
+        for (int64_t i = 0; i < len; i++)
+            vmax = VOP(max)(FN(col_load)(xc + i * xs, k), vmax);
+        VOP(store)(mbuf, vmax);
+        for (int l = 0; l < LANES; l++) {
+            if (mbuf[l] > lane[l].m)
+                smc_partial_rescale(&lane[l], mbuf[l], job->inv_t);
+            mbuf[l] = (T)lane[l].m;
+        }
+        V m = VOP(load)(mbuf);
+        for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
+            int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
+            V acc = zero, cnt = zero;
+            for (int64_t i = i0; i < i1; i++) {
+                V xv = FN(col_load)(xc + i * xs, k);
+                VM eq = VOP(eq)(xv, m);
+                V d = VOP(sub)(xv, m);
+                if (use_t)
+                    d = VOP(mul)(d, inv_t);
+                acc = VOP(add)(acc, VOP(select)(eq, zero, FN(exp_core)(d, zero)));
+                cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+            }
+            VOP(store)(sbuf, acc);
+            VOP(store)(cbuf, cnt);
+            for (int l = 0; l < LANES; l++) {
+                lane[l].c += cbuf[l];
+                smc_twosum_add(&lane[l].s_hi, &lane[l].s_lo, sbuf[l]);
+            }
+        }
+    }
+
+    smc_rowstats st[LANES];
+    for (int l = 0; l < k; l++)
+        st[l] = smc_finalize(&lane[l]);
+    if (job->op == SMC_OP_LOGSUMEXP) {
+        int64_t ystride = job->y.strides[job->g.ndim - 1];
+        for (int l = 0; l < k; l++)
+            FN(store1)(y + l * ystride, (T)st[l].lse);
+        return;
+    }
+    T a[LANES], b[LANES], c[LANES];
+    for (int l = 0; l < LANES; l++) {
+        int ok = l < k;
+        a[l] = ok ? (T)st[l].m : (T)0;
+        if (job->op == SMC_OP_SOFTMAX) {
+            b[l] = ok ? (T)st[l].scale : (T)0;
+        } else {
+            b[l] = ok ? (T)st[l].log_sum : (T)0;
+            c[l] = ok ? (T)(st[l].log_sum - (double)b[l]) : (T)0;
+        }
+    }
+    V m = VOP(load)(a), p1 = VOP(load)(b), p2 = job->op == SMC_OP_SOFTMAX ? zero : VOP(load)(c);
+    int64_t ystride = job->y.strides[job->g.ndim - 1];
+    int y_contig = ystride == (int64_t)sizeof(T) && k == LANES;
+    for (int64_t i = 0; i < n; i++) {
+        V xv = FN(col_load)(x + i * xs, k);
+        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv, m, p1, inv_t, use_t)
+                                          : FN(log_softmax_vec)(xv, m, p1, p2, inv_t, use_t);
+        if (y_contig) {
+            VOP(store)((T *)(y + i * ys), out);
+        } else {
+            T o[LANES];
+            VOP(store)(o, out);
+            for (int l = 0; l < k; l++)
+                FN(store1)(y + i * ys + l * ystride, o[l]);
+        }
+    }
+}
+
+static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
+{
+    int inner = job->g.ndim - 1;
+    int64_t xoff, yoff;
+    smc_offsets(job, line, inner, &xoff, &yoff);
+    int64_t xstr = job->x.strides[inner], ystr = job->y.strides[inner];
+    for (int64_t j = j0; j < j1; j += LANES) {
+        int64_t k = j1 - j < LANES ? j1 - j : LANES;
+        FN(col_group)(job, (const char *)job->x.data + xoff + j * xstr,
+                      (char *)job->y.data + yoff + j * ystr, k);
+    }
+}
+
+/* Vector exp of a contiguous array (for accuracy tests of exp_core). */
+static void FN(exp_array)(int64_t n, const void *xv, void *yv)
+{
+    const T *x = (const T *)xv;
+    T *y = (T *)yv;
+    V zero = SPLAT(0);
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        VOP(store)(y + i, FN(exp_core)(VOP(load)(x + i), zero));
+    if (i < n)
+        FN(store_partial)((char *)(y + i),
+                          FN(exp_core)(FN(load_partial)((const char *)(x + i), n - i, (T)0), zero),
+                          n - i);
+}
+
+#undef V
+#undef VM
+#undef VOP
+#undef FN
+#undef SPLAT
+#undef BLOCK
+#undef SMC_COL_CHUNK
+#undef SMC_COL_FLUSH

@@ -1,0 +1,91 @@
+/*
+ * One kernel variant: compiled once per ISA (see kernels_avx2.c,
+ * kernels_avx512.c, and this file alone for the portable baseline), with
+ * the float32 and float64 kernels both instantiated from dtype_kernels.h.
+ */
+#include "../core/internal.h"
+#include "../simd/isa.h"
+
+#if defined(SMC_ISA_AVX512)
+#define SMC_VARIANT avx512
+#elif defined(SMC_ISA_AVX2)
+#define SMC_VARIANT avx2
+#else
+#define SMC_VARIANT baseline
+#endif
+
+/* ---- float32 ---- */
+#define DT f32
+#define T float
+#define LANES F32_LANES
+#define EXP_MIN_ARG (-104.0f)          /* exp(-104) < 2^-150: rounds to 0 */
+#define EXP_MAX_ARG 89.0f              /* exp(89) > FLT_MAX: overflows */
+#define EXP_LOG2E 0x1.715476p+0f
+#define EXP_ROUND_MAGIC 0x1.8p23f      /* adding it rounds to an integer */
+#define EXP_LN2_HI 0x1.62e4p-1f        /* 16 bits: n * LN2_HI is exact */
+#define EXP_LN2_LO 0x1.7f7d1cp-20f
+#define EXP_POW2_MAGIC (0x1.8p23f + 127.0f)
+#define EXP_N1_MIN (-100.0f)
+#define EXP_N1_MAX 127.0f
+/* exp(r) on |r| <= ln2/2, relative error 3e-9 (fit by tools/fit_exp.py) */
+#define EXP_POLY(r)                                                         \
+    f32_fma(f32_fma(f32_fma(f32_fma(f32_fma(f32_fma(                        \
+        f32_set1(0x1.6a243ep-10f), r, f32_set1(0x1.1239d6p-7f)), r,         \
+        f32_set1(0x1.5558f2p-5f)), r, f32_set1(0x1.555492p-3f)), r,          \
+        f32_set1(0x1.fffffcp-2f)), r, f32_set1(1.0f)), r, f32_set1(1.0f))
+#include "dtype_kernels.h"
+#undef DT
+#undef T
+#undef LANES
+#undef EXP_MIN_ARG
+#undef EXP_MAX_ARG
+#undef EXP_LOG2E
+#undef EXP_ROUND_MAGIC
+#undef EXP_LN2_HI
+#undef EXP_LN2_LO
+#undef EXP_POW2_MAGIC
+#undef EXP_N1_MIN
+#undef EXP_N1_MAX
+#undef EXP_POLY
+
+/* ---- float64 ---- */
+#define DT f64
+#define T double
+#define LANES F64_LANES
+#define EXP_MIN_ARG (-746.0)
+#define EXP_MAX_ARG 710.0
+#define EXP_LOG2E 0x1.71547652b82fep+0
+#define EXP_ROUND_MAGIC 0x1.8p52
+#define EXP_LN2_HI 0x1.62e42fee00000p-1  /* 32 bits: n * LN2_HI is exact */
+#define EXP_LN2_LO 0x1.a39ef35793c76p-33
+#define EXP_POW2_MAGIC (0x1.8p52 + 1023.0)
+#define EXP_N1_MIN (-1000.0)
+#define EXP_N1_MAX 1023.0
+/* exp(r) on |r| <= ln2/2, relative error 4e-18 */
+#define EXP_C(i) f64_set1(smc_exp_poly_f64[i])
+static const double smc_exp_poly_f64[10] = {
+    0.5000000000000011, 0.16666666666666413, 0.04166666666653024,
+    0.008333333333494336, 0.0013888888943605013, 0.00019841269506799545,
+    2.4801493128936518e-05, 2.755758623067882e-06, 2.7630236402177706e-07,
+    2.500008788695985e-08,
+};
+static inline f64v smc_exp_poly_eval_f64(f64v r)
+{
+    f64v p = EXP_C(9);
+    for (int i = 8; i >= 0; i--)
+        p = f64_fma(p, r, EXP_C(i));
+    p = f64_fma(p, r, f64_set1(1.0));
+    return f64_fma(p, r, f64_set1(1.0));
+}
+#define EXP_POLY(r) smc_exp_poly_eval_f64(r)
+#include "dtype_kernels.h"
+
+const smc_kernels SMC_CAT(smc_kernels__, SMC_VARIANT) = {
+    SMC_ISA_NAME,
+    { F32_LANES, F64_LANES },
+    { f32_rows, f64_rows },
+    { f32_cols, f64_cols },
+    { f32_chunk_stats, f64_chunk_stats },
+    { f32_chunk_apply, f64_chunk_apply },
+    { f32_exp_array, f64_exp_array },
+};

@@ -1,0 +1,51 @@
+/* AVX2 + FMA backend (same semantics as isa_generic.h). */
+#ifndef SMC_ISA_AVX2_H
+#define SMC_ISA_AVX2_H
+#include <immintrin.h>
+
+#define SMC_ISA_NAME "avx2"
+#define SMC_ISA_HAS_FMA 1
+#define F32_LANES 8
+#define F64_LANES 4
+
+typedef __m256  f32v;
+typedef __m256  f32m;
+typedef __m256d f64v;
+typedef __m256d f64m;
+
+static inline f32v f32_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void f32_store(float *p, f32v a) { _mm256_storeu_ps(p, a); }
+static inline f32v f32_set1(float a) { return _mm256_set1_ps(a); }
+static inline f32v f32_add(f32v a, f32v b) { return _mm256_add_ps(a, b); }
+static inline f32v f32_sub(f32v a, f32v b) { return _mm256_sub_ps(a, b); }
+static inline f32v f32_mul(f32v a, f32v b) { return _mm256_mul_ps(a, b); }
+static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm256_fmadd_ps(a, b, c); }
+static inline f32v f32_max(f32v a, f32v b) { return _mm256_max_ps(a, b); }
+static inline f32v f32_min(f32v a, f32v b) { return _mm256_min_ps(a, b); }
+static inline f32m f32_eq(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+static inline f32m f32_gt(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm256_blendv_ps(b, a, m); }
+static inline int  f32_any(f32m m) { return _mm256_movemask_ps(m) != 0; }
+static inline f32v f32_pow2_from_magic(f32v t)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+}
+
+static inline f64v f64_load(const double *p) { return _mm256_loadu_pd(p); }
+static inline void f64_store(double *p, f64v a) { _mm256_storeu_pd(p, a); }
+static inline f64v f64_set1(double a) { return _mm256_set1_pd(a); }
+static inline f64v f64_add(f64v a, f64v b) { return _mm256_add_pd(a, b); }
+static inline f64v f64_sub(f64v a, f64v b) { return _mm256_sub_pd(a, b); }
+static inline f64v f64_mul(f64v a, f64v b) { return _mm256_mul_pd(a, b); }
+static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm256_fmadd_pd(a, b, c); }
+static inline f64v f64_max(f64v a, f64v b) { return _mm256_max_pd(a, b); }
+static inline f64v f64_min(f64v a, f64v b) { return _mm256_min_pd(a, b); }
+static inline f64m f64_eq(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+static inline f64m f64_gt(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm256_blendv_pd(b, a, m); }
+static inline int  f64_any(f64m m) { return _mm256_movemask_pd(m) != 0; }
+static inline f64v f64_pow2_from_magic(f64v t)
+{
+    return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(t), 52));
+}
+#endif

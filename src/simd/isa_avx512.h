@@ -1,0 +1,52 @@
+/* AVX-512F backend (same semantics as isa_generic.h).  Masks are k-registers. */
+#ifndef SMC_ISA_AVX512_H
+#define SMC_ISA_AVX512_H
+#include <immintrin.h>
+
+#define SMC_ISA_NAME "avx512"
+#define SMC_ISA_HAS_FMA 1
+#define F32_LANES 16
+#define F64_LANES 8
+
+typedef __m512    f32v;
+typedef __mmask16 f32m;
+typedef __m512d   f64v;
+typedef __mmask8  f64m;
+
+static inline f32v f32_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void f32_store(float *p, f32v a) { _mm512_storeu_ps(p, a); }
+static inline f32v f32_set1(float a) { return _mm512_set1_ps(a); }
+static inline f32v f32_add(f32v a, f32v b) { return _mm512_add_ps(a, b); }
+static inline f32v f32_sub(f32v a, f32v b) { return _mm512_sub_ps(a, b); }
+static inline f32v f32_mul(f32v a, f32v b) { return _mm512_mul_ps(a, b); }
+static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm512_fmadd_ps(a, b, c); }
+static inline f32v f32_max(f32v a, f32v b) { return _mm512_max_ps(a, b); }
+static inline f32v f32_min(f32v a, f32v b) { return _mm512_min_ps(a, b); }
+static inline f32m f32_eq(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+static inline f32m f32_gt(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+/* mask_blend(k, x, y) takes y where k is set. */
+static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm512_mask_blend_ps(m, b, a); }
+static inline int  f32_any(f32m m) { return m != 0; }
+static inline f32v f32_pow2_from_magic(f32v t)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
+}
+
+static inline f64v f64_load(const double *p) { return _mm512_loadu_pd(p); }
+static inline void f64_store(double *p, f64v a) { _mm512_storeu_pd(p, a); }
+static inline f64v f64_set1(double a) { return _mm512_set1_pd(a); }
+static inline f64v f64_add(f64v a, f64v b) { return _mm512_add_pd(a, b); }
+static inline f64v f64_sub(f64v a, f64v b) { return _mm512_sub_pd(a, b); }
+static inline f64v f64_mul(f64v a, f64v b) { return _mm512_mul_pd(a, b); }
+static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm512_fmadd_pd(a, b, c); }
+static inline f64v f64_max(f64v a, f64v b) { return _mm512_max_pd(a, b); }
+static inline f64v f64_min(f64v a, f64v b) { return _mm512_min_pd(a, b); }
+static inline f64m f64_eq(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+static inline f64m f64_gt(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend_pd(m, b, a); }
+static inline int  f64_any(f64m m) { return m != 0; }
+static inline f64v f64_pow2_from_magic(f64v t)
+{
+    return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(t), 52));
+}
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Portable vector backend: short fixed-size lane arrays and plain loops.
+ * GCC and Clang turn these into SSE2 on x86-64 and NEON on aarch64.
+ * Semantics every backend must match (the kernels rely on them):
+ *   max(a, b) = a > b ? a : b   and   min(a, b) = a < b ? a : b
+ *     (so a NaN in `a` yields b: callers pass the value to keep second);
+ *   comparisons are ordered (false when either side is NaN);
+ *   fma(a, b, c) = a * b + c, fused where the ISA has FMA.
+ */
+#ifndef SMC_ISA_GENERIC_H
+#define SMC_ISA_GENERIC_H
+#include <stdint.h>
+#include <string.h>
+
+#define SMC_ISA_NAME "baseline"
+#define SMC_ISA_HAS_FMA 0
+#define F32_LANES 4
+#define F64_LANES 2
+
+/* Operations written once for both dtypes with a lane loop. */
+#define SMC_GENERIC_TYPES(DT, T, IT, W)                                        \
+    typedef struct { T v[W]; } DT##v;                                          \
+    typedef struct { IT v[W]; } DT##m;                                         \
+    static inline DT##v DT##_load(const T *p) { DT##v r; memcpy(r.v, p, sizeof r.v); return r; } \
+    static inline void DT##_store(T *p, DT##v a) { memcpy(p, a.v, sizeof a.v); } \
+    static inline DT##v DT##_set1(T a) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = a; return r; } \
+    static inline DT##v DT##_add(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] += b.v[i]; return a; } \
+    static inline DT##v DT##_sub(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] -= b.v[i]; return a; } \
+    static inline DT##v DT##_mul(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] *= b.v[i]; return a; } \
+    static inline DT##v DT##_fma(DT##v a, DT##v b, DT##v c) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] * b.v[i] + c.v[i]; return a; } \
+    static inline DT##v DT##_max(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return a; } \
+    static inline DT##v DT##_min(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return a; } \
+    static inline DT##m DT##_eq(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] == b.v[i]); return r; } \
+    static inline DT##m DT##_gt(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] > b.v[i]); return r; } \
+    static inline DT##v DT##_select(DT##m m, DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = m.v[i] ? a.v[i] : b.v[i]; return a; } \
+    static inline int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= m.v[i]; return r != 0; }
+
+SMC_GENERIC_TYPES(f32, float, int32_t, F32_LANES)
+SMC_GENERIC_TYPES(f64, double, int64_t, F64_LANES)
+
+/* 2^k from t = k + (1.5 * 2^mantissa_bits + bias): shift the low bits of t
+ * into the exponent field. */
+static inline f32v f32_pow2_from_magic(f32v t)
+{
+    for (int i = 0; i < F32_LANES; i++) {
+        uint32_t b; memcpy(&b, &t.v[i], 4); b <<= 23; memcpy(&t.v[i], &b, 4);
+    }
+    return t;
+}
+static inline f64v f64_pow2_from_magic(f64v t)
+{
+    for (int i = 0; i < F64_LANES; i++) {
+        uint64_t b; memcpy(&b, &t.v[i], 8); b <<= 52; memcpy(&t.v[i], &b, 8);
+    }
+    return t;
+}
+#endif
