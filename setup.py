@@ -5,6 +5,7 @@ rest of the extension, and on x86-64 one extra object per ISA variant with
 that variant's flags only (never the whole extension), so a wheel runs on
 any x86-64 CPU and picks the fastest variant at import.
 """
+import glob
 import platform
 import sys
 
@@ -46,11 +47,9 @@ class BuildExtWithVariants(build_ext):
         super().build_extension(ext)
 
 
-C_SOURCES = ["src/core/api.c", "src/core/dispatch.c", "src/core/threads.c",
-             "src/core/weighted.c", "src/kernels/kernels.c"]
-HEADERS = ["src/include/softmax_c.h", "src/core/internal.h", "src/kernels/dtype_kernels.h",
-           "src/kernels/kernels.c", "src/simd/isa.h", "src/simd/isa_generic.h",
-           "src/simd/isa_avx2.h", "src/simd/isa_avx512.h"]
+# Every driver file in src/core, plus the baseline kernel variant.
+C_SOURCES = sorted(glob.glob("src/core/*.c")) + ["src/kernels/kernels.c"]
+HEADERS = sorted(glob.glob("src/**/*.h", recursive=True)) + ["src/kernels/kernels.c"]
 
 extension = Extension(
     "softmax_c._core",
