@@ -160,7 +160,8 @@ def check_softmax_c(contestant, case, references, record):
     if op not in references:
         references[op] = wl.reference_result(op, case.x, case.target, case.workload.axis)
     try:
-        result = contestant.run()
+        with timing.deadline(f"{op} {contestant.name} (correctness check)"):
+            result = contestant.run()
     except Exception as exc:
         record.update(status="error", error=f"{type(exc).__name__}: {exc}")
         return False
@@ -184,7 +185,8 @@ def prepare_contestants(contestants, case, min_time):
             log(f"  !! {contestant.op} {contestant.name}: {record['status']}: {record['error']}")
             continue
         try:
-            counts[-1] = timing.calibrate(contestant, min_time)
+            with timing.deadline(f"{contestant.op} {contestant.name} (calibration)"):
+                counts[-1] = timing.calibrate(contestant, min_time)
         except Exception as exc:
             record.update(status="error", error=f"{type(exc).__name__}: {exc}")
             log(f"  !! {contestant.op} {contestant.name}: error: {record['error']}")

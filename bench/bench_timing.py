@@ -6,10 +6,68 @@ after the other: a slow phase of the machine then hits all of them alike, and
 ratios within a workload (to np.copyto, to a peer) stay meaningful.
 """
 
+import contextlib
+import faulthandler
 import gc
 import math
+import os
 import statistics
+import sys
+import threading
 import time
+
+# A call that has not returned after this long is taken as hung (a deadlock in
+# a thread pool, say): the benchmark then stops with a message rather than
+# waiting forever in CI. The slowest honest call here takes well under a second.
+HANG_TIMEOUT_S = 120
+
+
+class _Watchdog:
+    """Aborts the process when the current activity overruns its deadline."""
+
+    def __init__(self):
+        self.label = None
+        self.deadline = None
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def arm(self, label, seconds):
+        with self.lock:
+            self.label, self.deadline = label, time.monotonic() + seconds
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
+        # Backstop for a hang that keeps the GIL (the watchdog thread could not run).
+        faulthandler.dump_traceback_later(seconds + 30, exit=True)
+
+    def disarm(self):
+        faulthandler.cancel_dump_traceback_later()
+        with self.lock:
+            self.label = self.deadline = None
+
+    def _watch(self):
+        while True:
+            time.sleep(1)
+            with self.lock:
+                expired = self.deadline is not None and time.monotonic() > self.deadline
+                label = self.label
+            if expired:
+                print(f"\n!! {label}: no return after {HANG_TIMEOUT_S}s, aborting the benchmark "
+                      "(stacks follow)", file=sys.stderr, flush=True)
+                faulthandler.dump_traceback(all_threads=True)
+                os._exit(3)
+
+
+_watchdog = _Watchdog()
+
+
+@contextlib.contextmanager
+def deadline(label, seconds=HANG_TIMEOUT_S):
+    _watchdog.arm(label, seconds)
+    try:
+        yield
+    finally:
+        _watchdog.disarm()
 
 
 def time_calls(run, count):
@@ -27,7 +85,7 @@ def calibrate(contestant, min_time):
     count = 1
     while True:
         elapsed = time_calls(contestant.run, count)
-        if elapsed >= min_time:
+        if elapsed >= min_time or elapsed > HANG_TIMEOUT_S / 4:
             return count
         # Aim 30% above the target so that one more try is usually enough.
         estimate = math.ceil(count * 1.3 * min_time / max(elapsed, 1e-7))
@@ -44,7 +102,8 @@ def sample_rounds(contestants, counts, repeats, on_round=None):
             for i, contestant in enumerate(contestants):
                 if contestant.prepare:
                     contestant.prepare()
-                samples[i].append(time_calls(contestant.run, counts[i]) / counts[i])
+                with deadline(f"{contestant.op} {contestant.name}"):
+                    samples[i].append(time_calls(contestant.run, counts[i]) / counts[i])
             if on_round:
                 on_round(round_index + 1)
             gc.collect()
