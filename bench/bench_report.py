@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -116,7 +117,10 @@ def machine_summary(machine, config):
     info = sc.get("cpu_info") or {}
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     lines = [
-        f"- CPU: {machine['cpu_model']} ({machine['logical_cpus']} logical CPUs), {machine['date']}",
+        f"- CPU: {machine['cpu_model']} ({machine['logical_cpus']} logical CPUs; "
+        f"{' '.join(machine.get('cpu_flags') or [])}; "
+        f"{', '.join(f'{k} {v}' for k, v in (machine.get('cpu_caches') or {}).items())}), "
+        f"{machine['date']}",
         f"- softmax_c: {sc.get('version', 'not importable')}"
         + (f", ISA {info.get('isa')} (available {info.get('available')})" if info else ""),
         f"- {versions}",
@@ -287,6 +291,40 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "asimd", "sve")
+
+
+def cpu_flags():
+    """The SIMD extensions the kernel reports (which ISA variants can run)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SIMD_FLAGS if flag in present]
+    except OSError:
+        pass
+    return None
+
+
+def cpu_caches():
+    """Cache sizes of CPU 0 by level, e.g. {"L1d": "32K", "L2": "1024K", "L3": "32768K"}."""
+    caches = {}
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in sorted(os.listdir(base)):
+            def read(name):
+                with open(os.path.join(base, entry, name)) as f:
+                    return f.read().strip()
+            kind = read("type")
+            if kind == "Instruction":
+                continue
+            caches[f"L{read('level')}" + ("d" if kind == "Data" else "")] = read("size")
+    except OSError:
+        pass
+    return caches or None
+
+
 def git_commit(repo_dir):
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True,
@@ -303,6 +341,8 @@ def machine_info(modules, softmax_c, repo_dir):
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cpu_caches": cpu_caches(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),
@@ -336,7 +376,18 @@ def write_atomically(path, text):
 def write_json(path, machine, config, notes, records, targets):
     payload = {"machine": machine, "config": config, "notes": notes,
                "results": records, "targets": targets}
-    write_atomically(path, json.dumps(payload, indent=1, default=str) + "\n")
+    write_atomically(path, json.dumps(_rounded(payload), indent=1, default=str) + "\n")
+
+
+def _rounded(value, digits=5):
+    """Floats to `digits` significant digits: timings are not more precise than that."""
+    if isinstance(value, float):  # NaN and inf are not JSON
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 # ---- plot -----------------------------------------------------------------------
