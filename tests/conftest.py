@@ -9,6 +9,7 @@ Nothing is skipped: if softmax_c cannot be imported, every test that needs it
 fails with the import error (the reference self-tests still run).
 """
 
+import faulthandler
 import zlib
 
 import numpy as np
@@ -22,6 +23,19 @@ try:
 except ImportError as exc:          # reported by every test that needs it
     softmax_c = None
     _IMPORT_ERROR = exc
+
+
+# A deadlock in a kernel or the thread pool must fail the run loudly (with
+# every thread's traceback) instead of hanging CI forever.  No single test
+# here needs more than a few seconds.
+WATCHDOG_SECONDS = 300
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog():
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def _variants():

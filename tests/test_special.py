@@ -192,9 +192,15 @@ def test_subnormal_inputs(sc, isa, dtype):
         assert_result_matches_reference(op, x, getattr(sc, op)(x))
 
 
+@pytest.mark.parametrize("t", [0.3, 0.5, 2.0])
+@pytest.mark.parametrize("transpose", [False, True], ids=["rows", "columns"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
-def test_minus_inf_with_temperature(sc, isa, op):
-    x = np.array([[1.0, -np.inf, 2.0, -np.inf]], dtype=np.float32)
-    got = getattr(sc, op)(x, temperature=0.3)
+def test_minus_inf_with_temperature(sc, isa, op, dtype, transpose, t):
+    # -inf / t is still -inf: masked entries stay exactly 0 / -inf
+    row = np.array([1.0, -np.inf, 2.0, -np.inf, 0.5], dtype=dtype)
+    x, axis = (row[:, None], 0) if transpose else (row[None, :], -1)
+    got = getattr(sc, op)(x, axis=axis, temperature=t).reshape(-1)
     expected_masked = 0.0 if op == "softmax" else -np.inf
-    assert got[0, 1] == expected_masked and got[0, 3] == expected_masked
+    np.testing.assert_array_equal(got[[1, 3]], [expected_masked] * 2)
+    assert_result_matches_reference(op, x, got.reshape(x.shape), axis=axis, temperature=t)
