@@ -28,7 +28,7 @@ except ImportError as exc:          # reported by every test that needs it
 # A deadlock in a kernel or the thread pool must fail the run loudly (with
 # every thread's traceback) instead of hanging CI forever.  No single test
 # here needs more than a few seconds.
-WATCHDOG_SECONDS = 300
+WATCHDOG_SECONDS = 120
 
 
 @pytest.fixture(autouse=True)
