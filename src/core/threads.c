@@ -86,12 +86,16 @@ static void drain(void)
     }
 }
 
+/* Generation current when each worker was created: a worker started for a
+ * job must take part in that very job, even if it first gets the lock after
+ * the job was announced. */
+static int64_t born_in_generation[SMC_POOL_MAX];
+
 static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
-    int64_t seen = 0;
     pthread_mutex_lock(&pool.lock);
-    seen = pool.generation;
+    int64_t seen = born_in_generation[id];
     for (;;) {
         while (pool.generation == seen)
             pthread_cond_wait(&pool.wake, &pool.lock);
@@ -139,6 +143,7 @@ void smc_parallel_for(int64_t nitems, int nthreads, smc_task_fn fn, void *ctx)
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 1 << 20);
+        born_in_generation[pool.nworkers] = pool.generation;
         int rc = pthread_create(&t, &attr, worker, (void *)(intptr_t)pool.nworkers);
         pthread_attr_destroy(&attr);
         if (rc != 0)
