@@ -40,6 +40,11 @@ def parse_args(argv):
                    help="comma-separated workload names, e.g. 4096x1024,'4096x1024 axis0' (default: all)")
     p.add_argument("--repeats", type=int, default=None,
                    help="samples per contestant (default 9, quick 5)")
+    p.add_argument("--max-repeats", type=int, default=None,
+                   help="extra rounds while samples are noisy, up to this many (default 16, quick 7)")
+    p.add_argument("--max-wait", type=float, default=None,
+                   help="before each workload, wait up to this many seconds while other processes "
+                        "keep a CPU busy (default 60, quick 5)")
     p.add_argument("--min-time", type=float, default=None,
                    help="minimum duration of one sample in seconds (default 0.02, quick 0.01)")
     p.add_argument("--json", default=None, help="default bench/results/latest.json (quick: quick.json)")
@@ -54,7 +59,9 @@ def parse_args(argv):
     args.markdown = args.markdown or os.path.join(RESULTS_DIR, f"{stem}.md")
     args.plot = args.plot or os.path.join(RESULTS_DIR, "quick.png" if args.quick else "throughput.png")
     args.repeats = args.repeats or (5 if args.quick else 9)
+    args.max_repeats = max(args.repeats, args.max_repeats or (7 if args.quick else 16))
     args.min_time = args.min_time or (0.01 if args.quick else 0.02)
+    args.max_wait = args.max_wait if args.max_wait is not None else (5 if args.quick else 60)
     args.ops = _choices(args.ops, wl.OPS, "op")
     args.dtypes = _choices(args.dtypes, wl.DTYPES, "dtype")
     args.thread_counts = _thread_counts(args.threads)
@@ -193,19 +200,53 @@ def prepare_contestants(contestants, case, min_time):
     return records, counts
 
 
-def measure_case(case, contestants, repeats, min_time):
+def round_schedule(contestants):
+    """One round: references first, then each op's contestants after another copy sample."""
+    copy = [i for i, c in enumerate(contestants) if c.name == "np.copyto"]
+    schedule, previous_op = [], None
+    for i, contestant in enumerate(contestants):
+        if contestant.op != "reference" and contestant.op != previous_op:
+            schedule += copy
+        schedule.append(i)
+        previous_op = contestant.op
+    return schedule
+
+
+def _log_round(repeats, contestants):
+    """Progress: a dot per round; from the last planned round on, the noisiest watched one."""
+    def on_round(number, noise, noisiest):
+        mark = "." if number <= repeats else "+"
+        if number >= repeats and noise > timing.NOISE_LIMIT:
+            c = contestants[noisiest]
+            mark += f"[{c.op} {c.name} IQR {noise:.0%}]"
+        log(mark, end="")
+    return on_round
+
+
+def measure_case(case, contestants, args):
+    repeats, max_repeats, min_time = args.repeats, args.max_repeats, args.min_time
+    load_before = timing.wait_until_quiet(log, max_wait_s=args.max_wait)
+    meter = timing.CpuMeter()
     started = time.perf_counter()
     records, counts = prepare_contestants(contestants, case, min_time)
     timed = [i for i, count in enumerate(counts) if count is not None]
     log(f"  checked and calibrated {len(timed)}/{len(contestants)} contestants in "
-        f"{time.perf_counter() - started:.1f}s; {repeats} rounds: ", end="")
-    samples = timing.sample_rounds([contestants[i] for i in timed], [counts[i] for i in timed],
-                                   repeats, on_round=lambda k: log(".", end=""))
-    log()
+        f"{time.perf_counter() - started:.1f}s; rounds: ", end="")
+    timed_contestants = [contestants[i] for i in timed]
+    samples = timing.sample_rounds(timed_contestants, [counts[i] for i in timed],
+                                   round_schedule(timed_contestants), repeats, max_repeats,
+                                   watched=[i for i, c in enumerate(timed_contestants)
+                                            if c.library == "softmax_c" or c.name == "np.copyto"],
+                                   on_round=_log_round(repeats, timed_contestants))
+    others = meter.others()
+    log(f" (other processes: {others:.2f} CPUs)" if others is not None else "")
     for position, i in enumerate(timed):
         records[i].update(timing.summarize(samples[position]))
         records[i]["samples_s"] = samples[position]
         records[i]["calls_per_sample"] = counts[i]
+    for record in records:
+        record["others_cpu_before"] = load_before
+        record["others_cpu_during"] = others
     add_derived(records, case)
     return records
 
@@ -260,7 +301,7 @@ def run(args):
         x, target = wl.make_inputs(workload, dtype, args.seed)
         case = bc.Case(workload, dtype, x, target)
         contestants = build_contestants(case, args.ops, softmax_c, special, torch, args.thread_counts)
-        case_records = measure_case(case, contestants, args.repeats, args.min_time)
+        case_records = measure_case(case, contestants, args)
         progress_summary(case_records, args.ops)
         records += case_records
         del case, contestants, x, target
@@ -269,7 +310,8 @@ def run(args):
     config = {
         "argv": sys.argv[1:], "quick": args.quick, "ops": args.ops, "dtypes": args.dtypes,
         "thread_counts": args.thread_counts, "workloads": [w.name for w in args.workload_list],
-        "repeats": args.repeats, "min_time_s": args.min_time, "seed": args.seed,
+        "repeats": args.repeats, "max_repeats": args.max_repeats, "min_time_s": args.min_time,
+        "max_wait_s": args.max_wait, "seed": args.seed,
         "duration_s": round(time.perf_counter() - started, 1),
     }
     targets = report.evaluate_targets(records, args.dtypes, config["workloads"])

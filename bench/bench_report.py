@@ -124,7 +124,8 @@ def machine_summary(machine, config):
         f"- softmax_c: {sc.get('version', 'not importable')}"
         + (f", ISA {info.get('isa')} (available {info.get('available')})" if info else ""),
         f"- {versions}",
-        f"- median of {config['repeats']} samples of >= {config['min_time_s'] * 1e3:.0f} ms each, "
+        f"- median of {config['repeats']} to {config['max_repeats']} samples (more while noisy) "
+        f"of >= {config['min_time_s'] * 1e3:.0f} ms each, "
         f"contestants of a workload sampled in interleaved rounds; "
         f"GB/s counts 2·itemsize·n bytes; × copy = time(np.copyto) / time; "
         f"vs X = time(X) / time(softmax_c); IQR % = interquartile range / median",

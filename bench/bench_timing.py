@@ -92,25 +92,48 @@ def calibrate(contestant, min_time):
         count = max(count + 1, min(estimate, count * 100))
 
 
-def sample_rounds(contestants, counts, repeats, on_round=None):
-    """Time every contestant once per round; returns {index: [seconds per call]}."""
-    samples = {i: [] for i in range(len(contestants))}
+def sample_rounds(contestants, counts, schedule, min_rounds, max_rounds, watched, on_round=None):
+    """Time the contestants in rounds; returns one list of seconds per call per contestant.
+
+    `schedule` is the order of one round as contestant indices; an index may
+    appear more than once (the copy reference is sampled before every op's
+    group, as it is the denominator of every ratio). After `min_rounds`, rounds
+    go on while a contestant in `watched` is still noisy, up to `max_rounds`
+    (peers are not watched: some are bimodal by nature, from their allocations).
+    """
+    samples = [[] for _ in contestants]
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a sample would be charged to one contestant
     try:
-        for round_index in range(repeats):
-            for i, contestant in enumerate(contestants):
+        for round_number in range(1, max_rounds + 1):
+            for i in schedule:
+                contestant = contestants[i]
                 if contestant.prepare:
                     contestant.prepare()
                 with deadline(f"{contestant.op} {contestant.name}"):
                     samples[i].append(time_calls(contestant.run, counts[i]) / counts[i])
-            if on_round:
-                on_round(round_index + 1)
             gc.collect()
+            noise, noisiest = max((spread(samples[i]), i) for i in watched) if watched else (0.0, None)
+            if on_round:
+                on_round(round_number, noise, noisiest)
+            if round_number >= min_rounds and noise <= NOISE_LIMIT:
+                break
     finally:
         if gc_was_enabled:
             gc.enable()
     return samples
+
+
+# Interquartile range / median above which a contestant counts as noisy.
+NOISE_LIMIT = 0.15
+
+
+def spread(samples):
+    """Interquartile range / median of some samples."""
+    if len(samples) < 2:
+        return 0.0
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return (q3 - q1) / median
 
 
 def summarize(samples):
@@ -121,3 +144,57 @@ def summarize(samples):
     else:
         q1 = q3 = ordered[0]
     return {"median_s": statistics.median(ordered), "q1_s": q1, "q3_s": q3}
+
+
+# ---- how busy the rest of the machine is -----------------------------------------
+
+class CpuMeter:
+    """CPU time used by other processes (in CPUs) since the meter was started.
+
+    Reads /proc (Linux); elsewhere it reports None. Busy time of the whole
+    machine minus this process's own time is what competes with the benchmark
+    (other jobs, a VM neighbour's steal time).
+    """
+
+    def __init__(self):
+        self.start = self._read()
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as f:
+                lines = f.read().splitlines()
+            with open("/proc/self/stat") as f:
+                own_fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        fields = [int(v) for v in lines[0].split()[1:9]]
+        # user nice system idle iowait irq softirq steal
+        busy = sum(fields) - fields[3] - fields[4]
+        total = sum(fields)
+        own = int(own_fields[11]) + int(own_fields[12])  # utime + stime, all threads
+        cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+        return busy, total, own, cpus
+
+    def others(self):
+        now = self._read()
+        if self.start is None or now is None or now[1] == self.start[1]:
+            return None
+        busy, total, own, cpus = (b - a for a, b in zip(self.start, now))
+        return max(0.0, (busy - own) / total * now[3])
+
+
+def wait_until_quiet(log, threshold=0.3, max_wait_s=60, step_s=1.0):
+    """Wait (a bounded time) while other processes keep a CPU busy; returns their load."""
+    waited = 0.0
+    while True:
+        meter = CpuMeter()
+        time.sleep(step_s)
+        load = meter.others()
+        if load is None or load <= threshold or waited >= max_wait_s:
+            if waited:
+                log(f"  (waited {waited:.0f}s for other processes; they now use {load:.2f} CPUs)")
+            return load
+        if not waited:
+            log(f"  other processes use {load:.2f} CPUs: waiting up to {max_wait_s}s for quiet")
+        waited += step_s
