@@ -281,6 +281,18 @@ def progress_summary(records, ops):
         log(f"  {op}: " + ("; ".join(parts) or "nothing measured"))
 
 
+def load_note(records):
+    """How much other processes competed with the benchmark, for judging its noise."""
+    per_case = {(r["workload"], r["dtype"]): r.get("others_cpu_during") for r in records}
+    loads = [(load, case) for case, load in per_case.items() if load is not None]
+    if not loads:
+        return "load of other processes: not measurable here"
+    worst, (workload, dtype) = max(loads)
+    mean = sum(load for load, _ in loads) / len(loads)
+    return (f"other processes used {mean:.2f} CPUs on average while workloads ran "
+            f"(most: {worst:.2f} during {workload} {dtype})")
+
+
 # ---- main -------------------------------------------------------------------------
 
 def run(args):
@@ -314,6 +326,7 @@ def run(args):
         "max_wait_s": args.max_wait, "seed": args.seed,
         "duration_s": round(time.perf_counter() - started, 1),
     }
+    notes.append(load_note(records))
     targets = report.evaluate_targets(records, args.dtypes, config["workloads"])
     plot_problem = report.draw_plot(args.plot, records, machine)
     if plot_problem:
