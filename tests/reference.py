@@ -17,7 +17,10 @@ Conventions (the softmax_c contract, which follows scipy.special):
 
 import mpmath
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
+try:                                   # NumPy >= 2
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:                    # NumPy 1.x
+    from numpy.core.numeric import normalize_axis_tuple
 
 LD = np.longdouble
 
