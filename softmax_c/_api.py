@@ -210,13 +210,20 @@ _DOC_COMMON = """
         the end.  Out of range or repeated: numpy.exceptions.AxisError."""
 
 
+def _shared_doc(fn):
+    """Fill the parameter text that every function shares into fn's docstring."""
+    fn.__doc__ = fn.__doc__.replace("{x_and_axis}", _DOC_COMMON)
+    return fn
+
+
+@_shared_doc
 def softmax(x, axis=-1, *, temperature=1.0, out=None, threads=None):
     """Softmax along an axis: ``exp(x / T) / sum(exp(x / T), axis)``.
 
     Computed stably (max-shifted, never overflows) in one C kernel.
 
     Parameters
-    ----------""" + _DOC_COMMON + """
+    ----------{x_and_axis}
     temperature : float, default 1.0
         The result equals ``softmax(x / temperature)`` computed without a
         temporary array.  Must be finite and > 0 (else ValueError).
@@ -249,6 +256,7 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None, threads=None):
     return _softmax_like(_core.SOFTMAX, x, axis, temperature, out, threads)
 
 
+@_shared_doc
 def log_softmax(x, axis=-1, *, temperature=1.0, out=None, threads=None):
     """Logarithm of the softmax: ``x/T - logsumexp(x/T, axis)``.
 
@@ -256,7 +264,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None, threads=None):
     close to 0 (the dominant entry of a peaked row).
 
     Parameters
-    ----------""" + _DOC_COMMON + """
+    ----------{x_and_axis}
     temperature : float, default 1.0
         The result equals ``log_softmax(x / temperature)``; finite and > 0.
     out : ndarray, optional
@@ -285,6 +293,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None, threads=None):
 
 # ---- logsumexp -----------------------------------------------------------
 
+@_shared_doc
 def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None,
               threads=None):
     """``log(sum(b * exp(x), axis))``, computed stably.
@@ -294,7 +303,7 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None
     the whole array).
 
     Parameters
-    ----------""" + _DOC_COMMON + """
+    ----------{x_and_axis}
     b : array_like, optional
         Weights broadcastable to `x`.  Terms with ``b == 0`` are left out
         (even where x is inf or NaN).  May be negative: the sum is then

@@ -100,7 +100,7 @@ static int run_split_rows(run_ctx *c, int nthreads)
         smc_partial acc = job->partials[r * job->nchunks];
         for (int64_t ch = 1; ch < job->nchunks; ch++)
             smc_partial_merge(&acc, &job->partials[r * job->nchunks + ch], job->inv_t);
-        job->stats[r] = smc_finalize(&acc);
+        job->stats[r] = smc_finalize(&acc, job->op != SMC_OP_SOFTMAX);
         if (job->op == SMC_OP_LOGSUMEXP) {
             int64_t xoff, yoff;
             smc_offsets(job, r, job->g.ndim, &xoff, &yoff);
@@ -161,8 +161,13 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
     int lanes = c.k->lanes[dt];
     int inner = g->ndim - 1;
 
-    if (g->ndim >= 1 && x->step != job.itemsize && x->strides[inner] == job.itemsize &&
-        g->shape[inner] >= lanes) {
+    /* Column mode, one row per vector lane: when the rows are neighbours in
+     * memory and the reduced axis is not (so every step is one contiguous
+     * vector load), and for short rows, where a row alone fills too few
+     * lanes to hide the latency of exp. */
+    int rows_adjacent = g->ndim >= 1 && x->strides[inner] == job.itemsize && x->step != job.itemsize;
+    int short_rows = g->ndim >= 1 && g->n <= SMC_SHORT_MAX_VECS * lanes;
+    if ((rows_adjacent || short_rows) && g->ndim >= 1 && g->shape[inner] >= lanes) {
         /* column mode: items are runs of whole vector groups of one line */
         int64_t groups_per_item = SMC_GRAIN_PER_ITEM / (n * lanes);
         if (groups_per_item < 1)

@@ -21,6 +21,10 @@
  * so every thread count gives bitwise identical results. */
 #define SMC_CHUNK 16384
 
+/* Rows of at most this many vectors are reduced one row per vector lane
+ * (see short_group in dtype_kernels.h). */
+#define SMC_SHORT_MAX_VECS 4
+
 enum smc_dtype { SMC_F32 = 0, SMC_F64 = 1 };
 enum smc_op { SMC_OP_SOFTMAX, SMC_OP_LOG_SOFTMAX, SMC_OP_LOGSUMEXP };
 
@@ -62,7 +66,8 @@ static inline void smc_twosum_add(double *hi, double *lo, double t)
  * exp((m - m_new) / T), and the c max-terms join the "below max" sum. */
 static inline void smc_partial_rescale(smc_partial *p, double m_new, double inv_t)
 {
-    double f = exp((p->m - m_new) * inv_t);     /* m == -inf gives 0 */
+    /* from -inf every old term is exp(-inf) = 0: skip the libm call */
+    double f = p->m == -INFINITY ? 0.0 : exp((p->m - m_new) * inv_t);
     double s = (p->c + p->s_hi) + p->s_lo;
     p->s_hi = s * f;
     p->s_lo = 0.0;
@@ -85,14 +90,16 @@ static inline void smc_partial_merge(smc_partial *a, const smc_partial *b, doubl
     a->s_lo += bb.s_lo;
 }
 
-static inline smc_rowstats smc_finalize(const smc_partial *p)
+/* need_log: also compute log_sum and lse (log_softmax, logsumexp); softmax
+ * only needs the scale, and skipping log1p matters for short rows. */
+static inline smc_rowstats smc_finalize(const smc_partial *p, int need_log)
 {
     smc_rowstats r;
     double s = p->s_hi + p->s_lo;
     /* sum - 1 without rounding the small part against 1: c is an integer */
     double rest = (p->c - 1.0) + s;
     r.m = p->m;
-    r.log_sum = log1p(rest);
+    r.log_sum = need_log ? log1p(rest) : NAN;
     r.scale = 1.0 / (p->c + s);
     r.lse = p->m + r.log_sum;       /* -inf row -> -inf; empty row -> -inf */
     if (p->m == INFINITY) {

@@ -65,6 +65,8 @@ static inline V FN(scaled_diff)(V x, V m, V inv_t, int use_t, V *err)
         V a = VOP(mul)(d, inv_t);
         /* fma gives the exact product error where the ISA has FMA */
         e = VOP(fma)(e, inv_t, VOP(fma)(d, inv_t, VOP(sub)(SPLAT(0), a)));
+        /* -inf * inv_t - (-inf) is NaN: clamp as in sub_err */
+        e = VOP(min)(VOP(max)(e, SPLAT(-0x1p-10)), SPLAT(0x1p-10));
         d = a;
     }
     *err = e;
@@ -98,21 +100,16 @@ static inline T FN(load1)(const char *p)
 
 static inline void FN(store1)(char *p, T v) { memcpy(p, &v, sizeof v); }
 
-/* First k (< LANES) elements from p, the rest filled with `fill`. */
+/* First k (0 < k < LANES) elements from p, the other lanes hold `fill`;
+ * nothing past p + k is touched. */
 static inline V FN(load_partial)(const char *p, int64_t k, T fill)
 {
-    T buf[LANES];
-    for (int i = 0; i < LANES; i++)
-        buf[i] = fill;
-    memcpy(buf, p, (size_t)k * sizeof(T));
-    return VOP(load)(buf);
+    return VOP(load_part)((const T *)p, k, fill);
 }
 
 static inline void FN(store_partial)(char *p, V v, int64_t k)
 {
-    T buf[LANES];
-    VOP(store)(buf, v);
-    memcpy(p, buf, (size_t)k * sizeof(T));
+    VOP(store_part)((T *)p, v, k);
 }
 
 /* Lanes summed left to right in double (deterministic order). */
@@ -190,24 +187,15 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
     }
     if (i < full)
         SMC_TERM(acc0, VOP(load)(x + i));
+    if (k)
+        SMC_TERM(acc1, tail);
 #undef SMC_TERM
     double bsum = FN(hsum)(VOP(add)(acc0, acc1));
     double bcnt = FN(hsum)(cnt);
-    if (k) {
-        /* the padding lanes must not count, so add the tail lane by lane */
-        T e[LANES], xs[LANES];
-        V d = VOP(sub)(tail, m);
-        if (use_t)
-            d = VOP(mul)(d, inv_t);
-        VOP(store)(e, FN(exp_core)(d, zero));
-        VOP(store)(xs, tail);
-        for (int64_t l = 0; l < k; l++) {
-            if (xs[l] == (T)st->m)
-                bcnt += 1.0;
-            else
-                bsum += e[l];
-        }
-    }
+    /* The -inf padding of the tail adds exp(-inf) = 0 to the sum, but it
+     * was counted as a max element when the maximum itself is -inf. */
+    if (k && st->m == -INFINITY)
+        bcnt -= (double)(LANES - k);
     st->c += bcnt;
     smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
 }
@@ -233,7 +221,7 @@ static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
 /* Statistics of a whole row: chunk partials merged left to right (the same
  * sequence the multi-threaded split of a long row produces). */
 static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
-                                  double inv_t, int use_t)
+                                  double inv_t, int use_t, int need_log)
 {
     smc_partial acc = smc_partial_empty();
     for (int64_t c0 = 0; c0 < n; c0 += SMC_CHUNK) {
@@ -244,7 +232,7 @@ static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
         else
             smc_partial_merge(&acc, &p, inv_t);
     }
-    return smc_finalize(&acc);
+    return smc_finalize(&acc, need_log);
 }
 
 /* ---- output pass ----------------------------------------------------------- */
@@ -312,7 +300,8 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
     for (int64_t r = r0; r < r1; r++, smc_row_iter_next(&it)) {
         const char *x = xb + it.xoff;
         char *y = yb + it.yoff;
-        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t);
+        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t,
+                                         job->op != SMC_OP_SOFTMAX);
         if (job->op == SMC_OP_LOGSUMEXP)
             FN(store1)(y, (T)st.lse);
         else
@@ -352,14 +341,23 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
 #define SMC_COL_CHUNK 256   /* steps whose lines stay in L1 between passes */
 #define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
 
-static inline V FN(col_load)(const char *p, int64_t k)
+/* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
+static inline V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
 {
-    return k == LANES ? VOP(load)((const T *)p) : FN(load_partial)(p, k, (T)-INFINITY);
+    if (lane_stride == (int64_t)sizeof(T))
+        return k == LANES ? VOP(load)((const T *)p) : FN(load_partial)(p, k, (T)-INFINITY);
+    if (k == LANES && lane_stride > -(INT32_MAX / LANES) && lane_stride < INT32_MAX / LANES)
+        return VOP(gather_lanes)(p, (int32_t)lane_stride);
+    T buf[LANES];
+    for (int l = 0; l < LANES; l++)
+        buf[l] = l < k ? FN(load1)(p + l * lane_stride) : (T)-INFINITY;
+    return VOP(load)(buf);
 }
 
 static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
 {
     const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
+    const int64_t ls = job->x.strides[job->g.ndim - 1];   /* between lanes */
     const int use_t = job->use_t;
     const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
     smc_partial lane[LANES];
@@ -372,7 +370,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         const char *xc = x + c0 * xs;
         V vmax = SPLAT(-INFINITY);
         for (int64_t i = 0; i < len; i++)
-            vmax = VOP(max)(FN(col_load)(xc + i * xs, k), vmax);
+            vmax = VOP(max)(FN(col_load)(xc + i * xs, k, ls), vmax);
         VOP(store)(mbuf, vmax);
         for (int l = 0; l < LANES; l++) {
             if (mbuf[l] > lane[l].m)
@@ -384,7 +382,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
             V acc = zero, cnt = zero;
             for (int64_t i = i0; i < i1; i++) {
-                V xv = FN(col_load)(xc + i * xs, k);
+                V xv = FN(col_load)(xc + i * xs, k, ls);
                 VM eq = VOP(eq)(xv, m);
                 V d = VOP(sub)(xv, m);
                 if (use_t)
@@ -403,7 +401,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
 
     smc_rowstats st[LANES];
     for (int l = 0; l < k; l++)
-        st[l] = smc_finalize(&lane[l]);
+        st[l] = smc_finalize(&lane[l], job->op != SMC_OP_SOFTMAX);
     if (job->op == SMC_OP_LOGSUMEXP) {
         int64_t ystride = job->y.strides[job->g.ndim - 1];
         for (int l = 0; l < k; l++)
@@ -425,7 +423,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     int64_t ystride = job->y.strides[job->g.ndim - 1];
     int y_contig = ystride == (int64_t)sizeof(T) && k == LANES;
     for (int64_t i = 0; i < n; i++) {
-        V xv = FN(col_load)(x + i * xs, k);
+        V xv = FN(col_load)(x + i * xs, k, ls);
         V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv, m, p1, inv_t, use_t)
                                           : FN(log_softmax_vec)(xv, m, p1, p2, inv_t, use_t);
         if (y_contig) {
@@ -439,6 +437,66 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     }
 }
 
+/* Short rows (n <= SMC_SHORT_MAX_VECS * LANES), one per lane: the whole
+ * group stays in registers, so each element is loaded once, and all the
+ * bookkeeping of col_group (chunks, rescaling, flushes) is skipped.  The
+ * sums have at most SMC_SHORT_MAX_VECS * LANES / 2 terms per accumulator,
+ * few enough to keep in T. */
+static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t k)
+{
+    const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
+    const int64_t ls = job->x.strides[job->g.ndim - 1];
+    const int64_t ylane = job->y.strides[job->g.ndim - 1];
+    const int use_t = job->use_t;
+    const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
+    V xv[SMC_SHORT_MAX_VECS * LANES];
+    V m = SPLAT(-INFINITY);
+    for (int64_t i = 0; i < n; i++) {
+        xv[i] = FN(col_load)(x + i * xs, k, ls);
+        m = VOP(max)(xv[i], m);
+    }
+    V acc0 = zero, acc1 = zero, cnt = zero;
+    for (int64_t i = 0; i < n; i++) {
+        VM eq = VOP(eq)(xv[i], m);
+        V d = VOP(sub)(xv[i], m);
+        if (use_t)
+            d = VOP(mul)(d, inv_t);
+        V e = VOP(select)(eq, zero, FN(exp_core)(d, zero));
+        if (i & 1)
+            acc1 = VOP(add)(acc1, e);
+        else
+            acc0 = VOP(add)(acc0, e);
+        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    T mb[LANES], sb[LANES], cb[LANES], p1[LANES], p2[LANES];
+    VOP(store)(mb, m);
+    VOP(store)(sb, VOP(add)(acc0, acc1));
+    VOP(store)(cb, cnt);
+    int need_log = job->op != SMC_OP_SOFTMAX;
+    for (int l = 0; l < LANES; l++) {
+        smc_partial pl = { mb[l], cb[l], sb[l], 0.0 };
+        smc_rowstats st = smc_finalize(&pl, need_log && l < k);
+        if (job->op == SMC_OP_LOGSUMEXP) {
+            if (l < k)
+                FN(store1)(y + l * ylane, (T)st.lse);
+            continue;
+        }
+        p1[l] = job->op == SMC_OP_SOFTMAX ? (T)st.scale : (T)st.log_sum;
+        p2[l] = job->op == SMC_OP_SOFTMAX ? (T)0 : (T)(st.log_sum - (double)p1[l]);
+    }
+    if (job->op == SMC_OP_LOGSUMEXP)
+        return;
+    V a = VOP(load)(p1), b = VOP(load)(p2);
+    for (int64_t i = 0; i < n; i++) {
+        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv[i], m, a, inv_t, use_t)
+                                          : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, use_t);
+        T o[LANES];
+        VOP(store)(o, out);
+        for (int l = 0; l < k; l++)
+            FN(store1)(y + i * ys + l * ylane, o[l]);
+    }
+}
+
 static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
 {
     int inner = job->g.ndim - 1;
@@ -447,8 +505,12 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
     int64_t xstr = job->x.strides[inner], ystr = job->y.strides[inner];
     for (int64_t j = j0; j < j1; j += LANES) {
         int64_t k = j1 - j < LANES ? j1 - j : LANES;
-        FN(col_group)(job, (const char *)job->x.data + xoff + j * xstr,
-                      (char *)job->y.data + yoff + j * ystr, k);
+        const char *x = (const char *)job->x.data + xoff + j * xstr;
+        char *y = (char *)job->y.data + yoff + j * ystr;
+        if (job->g.n <= SMC_SHORT_MAX_VECS * LANES)
+            FN(short_group)(job, x, y, k);
+        else
+            FN(col_group)(job, x, y, k);
     }
 }
 

@@ -2,6 +2,7 @@
 #ifndef SMC_ISA_AVX2_H
 #define SMC_ISA_AVX2_H
 #include <immintrin.h>
+#include <stdint.h>
 
 #define SMC_ISA_NAME "avx2"
 #define SMC_ISA_HAS_FMA 1
@@ -26,6 +27,21 @@ static inline f32m f32_eq(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_EQ_O
 static inline f32m f32_gt(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm256_blendv_ps(b, a, m); }
 static inline int  f32_any(f32m m) { return _mm256_movemask_ps(m) != 0; }
+static inline __m256i f32_first_k(int64_t k)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline f32v f32_load_part(const float *p, int64_t k, float fill)
+{
+    __m256i m = f32_first_k(k);     /* masked-out lanes are not read */
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void f32_store_part(float *p, f32v a, int64_t k) { _mm256_maskstore_ps(p, f32_first_k(k), a); }
+static inline f32v f32_gather_lanes(const char *p, int32_t stride)
+{
+    __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    return _mm256_i32gather_ps((const float *)p, off, 1);
+}
 static inline f32v f32_pow2_from_magic(f32v t)
 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
@@ -44,6 +60,21 @@ static inline f64m f64_eq(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_EQ_O
 static inline f64m f64_gt(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
 static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm256_blendv_pd(b, a, m); }
 static inline int  f64_any(f64m m) { return _mm256_movemask_pd(m) != 0; }
+static inline __m256i f64_first_k(int64_t k)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(k), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+static inline f64v f64_load_part(const double *p, int64_t k, double fill)
+{
+    __m256i m = f64_first_k(k);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+}
+static inline void f64_store_part(double *p, f64v a, int64_t k) { _mm256_maskstore_pd(p, f64_first_k(k), a); }
+static inline f64v f64_gather_lanes(const char *p, int32_t stride)
+{
+    __m128i off = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(stride));
+    return _mm256_i32gather_pd((const double *)p, off, 1);
+}
 static inline f64v f64_pow2_from_magic(f64v t)
 {
     return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(t), 52));

@@ -2,6 +2,7 @@
 #ifndef SMC_ISA_AVX512_H
 #define SMC_ISA_AVX512_H
 #include <immintrin.h>
+#include <stdint.h>
 
 #define SMC_ISA_NAME "avx512"
 #define SMC_ISA_HAS_FMA 1
@@ -27,6 +28,20 @@ static inline f32m f32_gt(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP
 /* mask_blend(k, x, y) takes y where k is set. */
 static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm512_mask_blend_ps(m, b, a); }
 static inline int  f32_any(f32m m) { return m != 0; }
+static inline f32v f32_load_part(const float *p, int64_t k, float fill)
+{
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1), p);
+}
+static inline void f32_store_part(float *p, f32v a, int64_t k)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), a);
+}
+static inline f32v f32_gather_lanes(const char *p, int32_t stride)
+{
+    __m512i off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32(stride));
+    return _mm512_i32gather_ps(off, p, 1);
+}
 static inline f32v f32_pow2_from_magic(f32v t)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
@@ -45,6 +60,19 @@ static inline f64m f64_eq(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP
 static inline f64m f64_gt(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
 static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend_pd(m, b, a); }
 static inline int  f64_any(f64m m) { return m != 0; }
+static inline f64v f64_load_part(const double *p, int64_t k, double fill)
+{
+    return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1), p);
+}
+static inline void f64_store_part(double *p, f64v a, int64_t k)
+{
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), a);
+}
+static inline f64v f64_gather_lanes(const char *p, int32_t stride)
+{
+    __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    return _mm512_i32gather_pd(off, p, 1);
+}
 static inline f64v f64_pow2_from_magic(f64v t)
 {
     return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(t), 52));

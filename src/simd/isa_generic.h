@@ -33,7 +33,12 @@
     static inline DT##m DT##_eq(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] == b.v[i]); return r; } \
     static inline DT##m DT##_gt(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] > b.v[i]); return r; } \
     static inline DT##v DT##_select(DT##m m, DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = m.v[i] ? a.v[i] : b.v[i]; return a; } \
-    static inline int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= m.v[i]; return r != 0; }
+    static inline int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= m.v[i]; return r != 0; } \
+    /* first k (0 < k < lanes) elements; the other lanes hold `fill` */          \
+    static inline DT##v DT##_load_part(const T *p, int64_t k, T fill) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = fill; memcpy(r.v, p, (size_t)k * sizeof(T)); return r; } \
+    static inline void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, a.v, (size_t)k * sizeof(T)); } \
+    /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
+    static inline DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) memcpy(&r.v[i], p + (int64_t)i * stride, sizeof(T)); return r; }
 
 SMC_GENERIC_TYPES(f32, float, int32_t, F32_LANES)
 SMC_GENERIC_TYPES(f64, double, int64_t, F64_LANES)
