@@ -41,10 +41,11 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=None,
                    help="samples per contestant (default 9, quick 5)")
     p.add_argument("--max-repeats", type=int, default=None,
-                   help="extra rounds while samples are noisy, up to this many (default 16, quick 7)")
+                   help="extra rounds while samples are noisy, up to this many (default repeats + 4, "
+                        "quick repeats + 2)")
     p.add_argument("--max-wait", type=float, default=None,
                    help="before each workload, wait up to this many seconds while other processes "
-                        "keep a CPU busy (default 60, quick 5)")
+                        "keep a CPU busy (default 60, quick 5; at most 4 times that in all)")
     p.add_argument("--min-time", type=float, default=None,
                    help="minimum duration of one sample in seconds (default 0.02, quick 0.01)")
     p.add_argument("--json", default=None, help="default bench/results/latest.json (quick: quick.json)")
@@ -59,9 +60,10 @@ def parse_args(argv):
     args.markdown = args.markdown or os.path.join(RESULTS_DIR, f"{stem}.md")
     args.plot = args.plot or os.path.join(RESULTS_DIR, "quick.png" if args.quick else "throughput.png")
     args.repeats = args.repeats or (5 if args.quick else 9)
-    args.max_repeats = max(args.repeats, args.max_repeats or (7 if args.quick else 16))
+    args.max_repeats = max(args.repeats, args.max_repeats or args.repeats + (2 if args.quick else 4))
     args.min_time = args.min_time or (0.01 if args.quick else 0.02)
     args.max_wait = args.max_wait if args.max_wait is not None else (5 if args.quick else 60)
+    args.waited = 0.0  # seconds spent waiting for quiet so far
     args.ops = _choices(args.ops, wl.OPS, "op")
     args.dtypes = _choices(args.dtypes, wl.DTYPES, "dtype")
     args.thread_counts = _thread_counts(args.threads)
@@ -225,7 +227,9 @@ def _log_round(repeats, contestants):
 
 def measure_case(case, contestants, args):
     repeats, max_repeats, min_time = args.repeats, args.max_repeats, args.min_time
-    load_before = timing.wait_until_quiet(log, max_wait_s=args.max_wait)
+    budget = max(0.0, min(args.max_wait, 4 * args.max_wait - args.waited))
+    load_before, waited = timing.wait_until_quiet(log, max_wait_s=budget)
+    args.waited += waited
     meter = timing.CpuMeter()
     started = time.perf_counter()
     records, counts = prepare_contestants(contestants, case, min_time)

@@ -185,7 +185,9 @@ class CpuMeter:
 
 
 def wait_until_quiet(log, threshold=0.3, max_wait_s=60, step_s=1.0):
-    """Wait (a bounded time) while other processes keep a CPU busy; returns their load."""
+    """Wait (a bounded time) while other processes keep a CPU busy.
+
+    Returns (their load in CPUs, seconds waited)."""
     waited = 0.0
     while True:
         meter = CpuMeter()
@@ -194,7 +196,7 @@ def wait_until_quiet(log, threshold=0.3, max_wait_s=60, step_s=1.0):
         if load is None or load <= threshold or waited >= max_wait_s:
             if waited:
                 log(f"  (waited {waited:.0f}s for other processes; they now use {load:.2f} CPUs)")
-            return load
+            return load, waited
         if not waited:
             log(f"  other processes use {load:.2f} CPUs: waiting up to {max_wait_s}s for quiet")
         waited += step_s
