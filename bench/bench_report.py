@@ -409,16 +409,15 @@ def draw_plot(path, records, machine):
     if not ops or not dtypes:
         return "nothing to plot"
     names = ordered_unique(r["contestant"] for r in ok)
-    colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
     fig, axes = plt.subplots(len(ops), len(dtypes), figsize=(6.5 * len(dtypes), 3.8 * len(ops)),
                              squeeze=False, sharex=True)
     for row, op in enumerate(ops):
         for col, dtype in enumerate(dtypes):
-            _plot_panel(axes[row][col], ok, op, dtype, names, colors)
+            _plot_panel(axes[row][col], ok, op, dtype, names)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8)
-    fig.suptitle(f"Throughput vs row length, reduced over the last axis (4M elements per workload, "
-                 f"655k for rows of 10) — {machine['cpu_model']}", fontsize=10)
+    fig.suptitle(f"Throughput vs row length, reduced over the last axis (4M elements per workload; "
+                 f"8M for 64x131072, 655k for rows of 10) — {machine['cpu_model']}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -426,17 +425,33 @@ def draw_plot(path, records, machine):
     return None
 
 
-def _plot_panel(ax, records, op, dtype, names, colors):
+# Line styles: softmax_c in warm colours (1 thread dark, more threads light;
+# allocating dashed), peers in cool ones, references as grey dashes.
+LIBRARY_COLORS = {"numpy": "tab:blue", "scipy": "tab:green", "torch": "tab:purple"}
+
+
+def _line_style(record):
+    name, threads = record["contestant"], record["threads"]
+    if name == "np.copyto":
+        return {"color": "black", "linestyle": "--", "linewidth": 1.2}
+    if name == "np.exp":
+        return {"color": "grey", "linestyle": "--", "linewidth": 1.2}
+    many = threads is not None and threads > 1
+    if record["library"] == "softmax_c":
+        return {"color": "tab:orange" if many else "darkred", "marker": "o", "markersize": 3,
+                "linewidth": 2.0, "linestyle": ":" if record["mode"] == "alloc" else "-"}
+    return {"color": LIBRARY_COLORS.get(record["library"], "tab:brown"), "marker": ".",
+            "linewidth": 1.3, "linestyle": "-." if many else "-"}
+
+
+def _plot_panel(ax, records, op, dtype, names):
     for name in names:
-        points = sorted((r["row_length"], r["gelem_s"]) for r in records
-                        if r["dtype"] == dtype and r["contestant"] == name
-                        and r["op"] in (op, "reference"))
-        if not points:
+        mine = [r for r in records if r["dtype"] == dtype and r["contestant"] == name
+                and r["op"] in (op, "reference")]
+        if not mine:
             continue
-        reference = name in ("np.copyto", "np.exp")
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=name, color=colors[name],
-                linestyle="--" if reference else "-", marker="" if reference else "o",
-                markersize=3, linewidth=1.2 if reference else 1.6)
+        points = sorted((r["row_length"], r["gelem_s"]) for r in mine)
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=name, **_line_style(mine[0]))
     ax.set_xscale("log", base=2)
     lengths = sorted({r["row_length"] for r in records})
     ax.set_xticks(lengths, [_short_count(n) for n in lengths], fontsize=8)
