@@ -169,10 +169,11 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
     int short_rows = g->ndim >= 1 && g->n <= SMC_SHORT_MAX_VECS * lanes;
     if ((rows_adjacent || short_rows) && g->ndim >= 1 && g->shape[inner] >= lanes) {
         /* column mode: items are runs of whole vector groups of one line */
-        int64_t groups_per_item = SMC_GRAIN_PER_ITEM / (n * lanes);
+        int64_t group = SMC_COL_VECS * lanes;   /* a multiple of every kernel width */
+        int64_t groups_per_item = SMC_GRAIN_PER_ITEM / (n * group);
         if (groups_per_item < 1)
             groups_per_item = 1;
-        c.cols_per_item = groups_per_item * lanes;
+        c.cols_per_item = groups_per_item * group;
         c.items_per_line = (g->shape[inner] + c.cols_per_item - 1) / c.cols_per_item;
         smc_parallel_for(rows / g->shape[inner] * c.items_per_line, nthreads, col_item, &c);
         return SMC_OK;

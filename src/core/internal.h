@@ -25,6 +25,21 @@
  * (see short_group in dtype_kernels.h). */
 #define SMC_SHORT_MAX_VECS 4
 
+/* Column mode reduces this many vectors of adjacent rows side by side.
+ * The driver aligns column work items to SMC_COL_VECS * lanes. */
+#define SMC_COL_VECS 4
+
+/* Hardware prefetchers stop at page boundaries, so walks that touch a new
+ * page every step (column mode) prefetch a few steps ahead by hand. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMC_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#define SMC_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
+#else
+#define SMC_PREFETCH(p) ((void)0)
+#define SMC_PREFETCH_W(p) ((void)0)
+#endif
+#define SMC_PREFETCH_STEPS 8
+
 enum smc_dtype { SMC_F32 = 0, SMC_F64 = 1 };
 enum smc_op { SMC_OP_SOFTMAX, SMC_OP_LOG_SOFTMAX, SMC_OP_LOGSUMEXP };
 

@@ -338,7 +338,7 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
  * neighbours in memory: LANES rows are reduced at once, one per lane, so
  * every load is a full contiguous vector instead of a gather. */
 
-#define SMC_COL_CHUNK 256   /* steps whose lines stay in L1 between passes */
+#define SMC_COL_CHUNK 64   /* steps re-read from cache by the second pass; small because power-of-two strides map to few cache sets */
 #define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
 
 /* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
@@ -354,85 +354,126 @@ static inline V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
     return VOP(load)(buf);
 }
 
+/* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
+ * LANES rows side by side: a step then reads whole cache lines, and the
+ * page (TLB entry) of each step is paid once for all of them. */
 static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
 {
+    enum { G = SMC_COL_VECS, W = SMC_COL_VECS * LANES };
     const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
     const int64_t ls = job->x.strides[job->g.ndim - 1];   /* between lanes */
+    const int64_t ylane = job->y.strides[job->g.ndim - 1];
     const int use_t = job->use_t;
     const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
-    smc_partial lane[LANES];
-    for (int l = 0; l < LANES; l++)
+    const int nv = (int)((k + LANES - 1) / LANES);       /* vectors in use */
+    int64_t kv[G];                                        /* lanes per vector */
+    for (int g = 0; g < G; g++)
+        kv[g] = g < nv ? (k - g * LANES < LANES ? k - g * LANES : LANES) : 0;
+    smc_partial lane[W];
+    for (int l = 0; l < W; l++)
         lane[l] = smc_partial_empty();
-    T mbuf[LANES], sbuf[LANES], cbuf[LANES];
+    T mbuf[W], sbuf[W], cbuf[W];
+    V m[G];
 
     for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
         const char *xc = x + c0 * xs;
-        V vmax = SPLAT(-INFINITY);
-        for (int64_t i = 0; i < len; i++)
-            vmax = VOP(max)(FN(col_load)(xc + i * xs, k, ls), vmax);
-        VOP(store)(mbuf, vmax);
-        for (int l = 0; l < LANES; l++) {
+        V vmax[G];
+        for (int g = 0; g < nv; g++)
+            vmax[g] = SPLAT(-INFINITY);
+        for (int64_t i = 0; i < len; i++) {
+            if (c0 + i + SMC_PREFETCH_STEPS < n)
+                for (int64_t b = 0; b < k * ls; b += 64)
+                    SMC_PREFETCH(xc + (i + SMC_PREFETCH_STEPS) * xs + b);
+            for (int g = 0; g < nv; g++)
+                vmax[g] = VOP(max)(FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls), vmax[g]);
+        }
+        for (int g = 0; g < nv; g++)
+            VOP(store)(mbuf + g * LANES, vmax[g]);
+        for (int l = 0; l < nv * LANES; l++) {
             if (mbuf[l] > lane[l].m)
                 smc_partial_rescale(&lane[l], mbuf[l], job->inv_t);
             mbuf[l] = (T)lane[l].m;
         }
-        V m = VOP(load)(mbuf);
+        for (int g = 0; g < nv; g++)
+            m[g] = VOP(load)(mbuf + g * LANES);
         for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
             int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
-            V acc = zero, cnt = zero;
+            V acc[G], cnt[G];
+            for (int g = 0; g < nv; g++)
+                acc[g] = cnt[g] = zero;
             for (int64_t i = i0; i < i1; i++) {
-                V xv = FN(col_load)(xc + i * xs, k, ls);
-                VM eq = VOP(eq)(xv, m);
-                V d = VOP(sub)(xv, m);
-                if (use_t)
-                    d = VOP(mul)(d, inv_t);
-                acc = VOP(add)(acc, VOP(select)(eq, zero, FN(exp_core)(d, zero)));
-                cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+                for (int g = 0; g < nv; g++) {
+                    V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
+                    VM eq = VOP(eq)(xv, m[g]);
+                    V d = VOP(sub)(xv, m[g]);
+                    if (use_t)
+                        d = VOP(mul)(d, inv_t);
+                    acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, FN(exp_core)(d, zero)));
+                    cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
+                }
             }
-            VOP(store)(sbuf, acc);
-            VOP(store)(cbuf, cnt);
-            for (int l = 0; l < LANES; l++) {
+            for (int g = 0; g < nv; g++) {
+                VOP(store)(sbuf + g * LANES, acc[g]);
+                VOP(store)(cbuf + g * LANES, cnt[g]);
+            }
+            for (int l = 0; l < nv * LANES; l++) {
                 lane[l].c += cbuf[l];
                 smc_twosum_add(&lane[l].s_hi, &lane[l].s_lo, sbuf[l]);
             }
         }
     }
 
-    smc_rowstats st[LANES];
+    smc_rowstats st[W];
     for (int l = 0; l < k; l++)
         st[l] = smc_finalize(&lane[l], job->op != SMC_OP_SOFTMAX);
     if (job->op == SMC_OP_LOGSUMEXP) {
-        int64_t ystride = job->y.strides[job->g.ndim - 1];
         for (int l = 0; l < k; l++)
-            FN(store1)(y + l * ystride, (T)st[l].lse);
+            FN(store1)(y + l * ylane, (T)st[l].lse);
         return;
     }
-    T a[LANES], b[LANES], c[LANES];
-    for (int l = 0; l < LANES; l++) {
+    T a[W], b[W], c[W];
+    for (int l = 0; l < W; l++) {
         int ok = l < k;
         a[l] = ok ? (T)st[l].m : (T)0;
         if (job->op == SMC_OP_SOFTMAX) {
             b[l] = ok ? (T)st[l].scale : (T)0;
+            c[l] = 0;
         } else {
             b[l] = ok ? (T)st[l].log_sum : (T)0;
             c[l] = ok ? (T)(st[l].log_sum - (double)b[l]) : (T)0;
         }
     }
-    V m = VOP(load)(a), p1 = VOP(load)(b), p2 = job->op == SMC_OP_SOFTMAX ? zero : VOP(load)(c);
-    int64_t ystride = job->y.strides[job->g.ndim - 1];
-    int y_contig = ystride == (int64_t)sizeof(T) && k == LANES;
+    V pm[G], p1[G], p2[G];
+    for (int g = 0; g < nv; g++) {
+        pm[g] = VOP(load)(a + g * LANES);
+        p1[g] = VOP(load)(b + g * LANES);
+        p2[g] = VOP(load)(c + g * LANES);
+    }
+    int y_contig = ylane == (int64_t)sizeof(T);
     for (int64_t i = 0; i < n; i++) {
-        V xv = FN(col_load)(x + i * xs, k, ls);
-        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv, m, p1, inv_t, use_t)
-                                          : FN(log_softmax_vec)(xv, m, p1, p2, inv_t, use_t);
-        if (y_contig) {
-            VOP(store)((T *)(y + i * ys), out);
-        } else {
-            T o[LANES];
-            VOP(store)(o, out);
-            for (int l = 0; l < k; l++)
-                FN(store1)(y + i * ys + l * ystride, o[l]);
+        if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
+            for (int64_t b = 0; b < k * ls; b += 64)
+                SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+            for (int64_t b = 0; b < k * ylane; b += 64)
+                SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
+        }
+        for (int g = 0; g < nv; g++) {
+            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
+            V out = job->op == SMC_OP_SOFTMAX
+                        ? FN(softmax_vec)(xv, pm[g], p1[g], inv_t, use_t)
+                        : FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, use_t);
+            char *yp = y + i * ys + g * LANES * ylane;
+            if (y_contig && kv[g] == LANES) {
+                VOP(store)((T *)yp, out);
+            } else if (y_contig) {
+                FN(store_partial)(yp, out, kv[g]);
+            } else {
+                T o[LANES];
+                VOP(store)(o, out);
+                for (int l = 0; l < kv[g]; l++)
+                    FN(store1)(yp + l * ylane, o[l]);
+            }
         }
     }
 }
@@ -503,11 +544,13 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
     int64_t xoff, yoff;
     smc_offsets(job, line, inner, &xoff, &yoff);
     int64_t xstr = job->x.strides[inner], ystr = job->y.strides[inner];
-    for (int64_t j = j0; j < j1; j += LANES) {
-        int64_t k = j1 - j < LANES ? j1 - j : LANES;
+    int is_short = job->g.n <= SMC_SHORT_MAX_VECS * LANES;
+    int64_t width = is_short ? LANES : SMC_COL_VECS * LANES;
+    for (int64_t j = j0; j < j1; j += width) {
+        int64_t k = j1 - j < width ? j1 - j : width;
         const char *x = (const char *)job->x.data + xoff + j * xstr;
         char *y = (char *)job->y.data + yoff + j * ystr;
-        if (job->g.n <= SMC_SHORT_MAX_VECS * LANES)
+        if (is_short)
             FN(short_group)(job, x, y, k);
         else
             FN(col_group)(job, x, y, k);
