@@ -8,6 +8,7 @@
 #define SMC_INTERNAL_H
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include "../include/softmax_c.h"

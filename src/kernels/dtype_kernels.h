@@ -289,6 +289,150 @@ static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
     }
 }
 
+/* ---- softmax with one exp per element ------------------------------------------
+ * Pass 1 finds the chunk maximum m; pass 2 writes e = exp((x - m)/T) to y
+ * (with the x - m rounding error carried in) and sums it; once the row
+ * total S is known, pass 3 multiplies each chunk by exp((m - M)/T) / S
+ * (just 1/S when the row is one chunk).  The second and third passes run
+ * while the chunk is still in cache. */
+
+static double FN(chunk_max)(const char *x, int64_t step, int64_t len)
+{
+    T buf[BLOCK];
+    V vmax = SPLAT(-INFINITY);
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const T *p = (const T *)(x + b * step);
+        if (step != (int64_t)sizeof(T)) {
+            FN(gather)(buf, x + b * step, step, bl);
+            p = buf;
+        }
+        int64_t full = bl / LANES * LANES;
+        for (int64_t i = 0; i < full; i += LANES)
+            vmax = VOP(max)(VOP(load)(p + i), vmax);       /* NaN ignored */
+        if (full < bl)
+            vmax = VOP(max)(FN(load_partial)((const char *)(p + full), bl - full, (T)-INFINITY), vmax);
+    }
+    return FN(hmax)(vmax);
+}
+
+/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum). */
+static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
+                                         int64_t len, double inv_t_s, int use_t)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    smc_partial st = smc_partial_empty();
+    st.m = FN(chunk_max)(x, xstep, len);
+    V m = SPLAT(st.m), inv_t = SPLAT(inv_t_s), zero = SPLAT(0), one = SPLAT(1);
+    T in[BLOCK], out[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const T *src = (const T *)(x + b * xstep);
+        if (xstep != sz) {
+            FN(gather)(in, x + b * xstep, xstep, bl);
+            src = in;
+        }
+        T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
+        int64_t full = bl / LANES * LANES, k = bl - full;
+        V acc0 = zero, acc1 = zero, cnt = zero;
+        for (int64_t i = 0; i < full; i += LANES) {
+            V xv = VOP(load)(src + i);
+            VM eq = VOP(eq)(xv, m);
+            V e = FN(softmax_vec)(xv, m, one, inv_t, use_t);
+            VOP(store)(dst + i, e);
+            if ((i / LANES) & 1)
+                acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+            else
+                acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
+            cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+        }
+        if (k) {
+            /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
+            V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
+            VM eq = VOP(eq)(xv, m);
+            V e = FN(softmax_vec)(xv, m, one, inv_t, use_t);
+            FN(store_partial)((char *)(dst + full), e, k);
+            acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+            cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+        }
+        double bcnt = FN(hsum)(cnt);
+        if (k && st.m == -INFINITY)
+            bcnt -= (double)(LANES - k);
+        st.c += bcnt;
+        smc_twosum_add(&st.s_hi, &st.s_lo, FN(hsum)(VOP(add)(acc0, acc1)));
+        if (ystep != sz)
+            FN(scatter)(y + b * ystep, ystep, out, bl);
+    }
+    return st;
+}
+
+/* Pass 3: y *= factor over one chunk, where the chunk holds exp((x - m_chunk)/T). */
+static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double m_chunk,
+                                    const smc_rowstats *st, double inv_t)
+{
+    /* A chunk of only -inf (or NaN) under a finite row maximum holds NaN
+     * from -inf - (-inf): its result is 0 (NaN if the row is NaN), not a
+     * product. */
+    int fill = m_chunk == -INFINITY && st->m != -INFINITY;
+    double f = m_chunk == st->m ? st->scale : exp((m_chunk - st->m) * inv_t) * st->scale;
+    T factor = (T)f;
+    V fv = SPLAT(factor);
+    if (ystep == (int64_t)sizeof(T)) {
+        T *p = (T *)y;
+        int64_t full = len / LANES * LANES;
+        for (int64_t i = 0; i < full; i += LANES)
+            VOP(store)(p + i, fill ? fv : VOP(mul)(VOP(load)(p + i), fv));
+        if (full < len) {
+            V v = FN(load_partial)((const char *)(p + full), len - full, (T)0);
+            FN(store_partial)((char *)(p + full), fill ? fv : VOP(mul)(v, fv), len - full);
+        }
+        return;
+    }
+    for (int64_t i = 0; i < len; i++)
+        FN(store1)(y + i * ystep, fill ? factor : FN(load1)(y + i * ystep) * factor);
+}
+
+static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep, int64_t n,
+                            double inv_t, int use_t)
+{
+    if (n <= SMC_CHUNK) {
+        smc_partial p = FN(softmax_chunk_exp)(x, xstep, y, ystep, n, inv_t, use_t);
+        smc_rowstats st = smc_finalize(&p, 0);
+        FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t);
+        return;
+    }
+    /* long row: pass 3 needs every chunk's maximum (x may be overwritten
+     * by then, when y is x) */
+    enum { ON_STACK = 1024 };
+    int64_t nchunks = (n + SMC_CHUNK - 1) / SMC_CHUNK;
+    double stack_mk[ON_STACK];
+    double *mk = nchunks <= ON_STACK ? stack_mk : malloc((size_t)nchunks * sizeof(double));
+    if (!mk) {
+        /* no memory for the maxima: two exps per element, no scratch */
+        smc_rowstats st = FN(row_stats)(x, xstep, n, inv_t, use_t, 0);
+        FN(apply_strided)(SMC_OP_SOFTMAX, x, xstep, y, ystep, n, &st, inv_t, use_t);
+        return;
+    }
+    smc_partial acc = smc_partial_empty();
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
+        smc_partial p = FN(softmax_chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
+                                              len, inv_t, use_t);
+        mk[ch] = p.m;
+        if (ch == 0)
+            acc = p;
+        else
+            smc_partial_merge(&acc, &p, inv_t);
+    }
+    smc_rowstats st = smc_finalize(&acc, 0);
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
+        FN(softmax_chunk_scale)(y + c0 * ystep, ystep, len, mk[ch], &st, inv_t);
+    }
+    if (mk != stack_mk)
+        free(mk);
+}
+
 /* ---- entry points of the kernel table -------------------------------------------- */
 
 static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
@@ -300,8 +444,11 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
     for (int64_t r = r0; r < r1; r++, smc_row_iter_next(&it)) {
         const char *x = xb + it.xoff;
         char *y = yb + it.yoff;
-        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t,
-                                         job->op != SMC_OP_SOFTMAX);
+        if (job->op == SMC_OP_SOFTMAX) {
+            FN(softmax_row)(x, job->x.step, y, job->y.step, job->g.n, job->inv_t, job->use_t);
+            continue;
+        }
+        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t, 1);
         if (job->op == SMC_OP_LOGSUMEXP)
             FN(store1)(y, (T)st.lse);
         else
@@ -317,8 +464,13 @@ static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
     int64_t c0 = chunk * SMC_CHUNK;
     int64_t len = job->g.n - c0 < SMC_CHUNK ? job->g.n - c0 : SMC_CHUNK;
     const char *x = (const char *)job->x.data + xoff + c0 * job->x.step;
-    job->partials[row * job->nchunks + chunk] =
-        FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->use_t);
+    smc_partial *out = &job->partials[row * job->nchunks + chunk];
+    if (job->op == SMC_OP_SOFTMAX) {   /* writes exp to y, as softmax_row does */
+        char *y = (char *)job->y.data + yoff + c0 * job->y.step;
+        *out = FN(softmax_chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t, job->use_t);
+        return;
+    }
+    *out = FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->use_t);
 }
 
 static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
@@ -329,6 +481,11 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
     int64_t len = job->g.n - c0 < SMC_CHUNK ? job->g.n - c0 : SMC_CHUNK;
     const char *x = (const char *)job->x.data + xoff + c0 * job->x.step;
     char *y = (char *)job->y.data + yoff + c0 * job->y.step;
+    if (job->op == SMC_OP_SOFTMAX) {
+        FN(softmax_chunk_scale)(y, job->y.step, len, job->partials[row * job->nchunks + chunk].m,
+                                &job->stats[row], job->inv_t);
+        return;
+    }
     FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, len, &job->stats[row],
                       job->inv_t, job->use_t);
 }
