@@ -526,18 +526,26 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     int64_t kv[G];                                        /* lanes per vector */
     for (int g = 0; g < G; g++)
         kv[g] = g < nv ? (k - g * LANES < LANES ? k - g * LANES : LANES) : 0;
-    smc_partial lane[W];
+    /* Per lane: maximum m, and the sum of the other terms as a two-term
+     * vector sum (hi + lo, about twice T's precision) updated with an
+     * error-free TwoSum every SMC_COL_FLUSH steps; counts of the maximum
+     * go to double once per chunk.  Lanes are rescaled one by one, and
+     * only when their maximum grows (rare after the first chunks). */
+    V m[G], hi[G], lo[G];
+    double count[W];
+    for (int g = 0; g < G; g++) {
+        m[g] = SPLAT(-INFINITY);
+        hi[g] = lo[g] = zero;
+    }
     for (int l = 0; l < W; l++)
-        lane[l] = smc_partial_empty();
-    T mbuf[W], sbuf[W], cbuf[W];
-    V m[G];
+        count[l] = 0.0;
 
     for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
         const char *xc = x + c0 * xs;
         V vmax[G];
         for (int g = 0; g < nv; g++)
-            vmax[g] = SPLAT(-INFINITY);
+            vmax[g] = m[g];
         for (int64_t i = 0; i < len; i++) {
             if (c0 + i + SMC_PREFETCH_STEPS < n)
                 for (int64_t b = 0; b < k * ls; b += 64)
@@ -545,20 +553,35 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             for (int g = 0; g < nv; g++)
                 vmax[g] = VOP(max)(FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls), vmax[g]);
         }
-        for (int g = 0; g < nv; g++)
-            VOP(store)(mbuf + g * LANES, vmax[g]);
-        for (int l = 0; l < nv * LANES; l++) {
-            if (mbuf[l] > lane[l].m)
-                smc_partial_rescale(&lane[l], mbuf[l], job->inv_t);
-            mbuf[l] = (T)lane[l].m;
+        for (int g = 0; g < nv; g++) {
+            if (!VOP(any)(VOP(gt)(vmax[g], m[g])))
+                continue;
+            T mo[LANES], mn[LANES], h[LANES], lw[LANES];
+            VOP(store)(mo, m[g]);
+            VOP(store)(mn, vmax[g]);
+            VOP(store)(h, hi[g]);
+            VOP(store)(lw, lo[g]);
+            for (int l = 0; l < LANES; l++) {
+                if (!(mn[l] > mo[l]))
+                    continue;
+                smc_partial pl = { mo[l], count[g * LANES + l], h[l], lw[l] };
+                smc_partial_rescale(&pl, mn[l], job->inv_t);
+                h[l] = (T)pl.s_hi;
+                lw[l] = (T)(pl.s_hi - (double)h[l]);
+                count[g * LANES + l] = 0.0;
+            }
+            m[g] = vmax[g];
+            hi[g] = VOP(load)(h);
+            lo[g] = VOP(load)(lw);
         }
+        V cnt[G];
         for (int g = 0; g < nv; g++)
-            m[g] = VOP(load)(mbuf + g * LANES);
+            cnt[g] = zero;
         for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
             int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
-            V acc[G], cnt[G];
+            V acc[G];
             for (int g = 0; g < nv; g++)
-                acc[g] = cnt[g] = zero;
+                acc[g] = zero;
             for (int64_t i = i0; i < i1; i++) {
                 for (int g = 0; g < nv; g++) {
                     V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
@@ -570,17 +593,33 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                     cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
                 }
             }
-            for (int g = 0; g < nv; g++) {
-                VOP(store)(sbuf + g * LANES, acc[g]);
-                VOP(store)(cbuf + g * LANES, cnt[g]);
+            for (int g = 0; g < nv; g++) {        /* (hi, lo) += acc, TwoSum */
+                V s = VOP(add)(hi[g], acc[g]);
+                V bb = VOP(sub)(s, hi[g]);
+                V err = VOP(add)(VOP(sub)(hi[g], VOP(sub)(s, bb)), VOP(sub)(acc[g], bb));
+                hi[g] = s;
+                lo[g] = VOP(add)(lo[g], err);
             }
-            for (int l = 0; l < nv * LANES; l++) {
-                lane[l].c += cbuf[l];
-                smc_twosum_add(&lane[l].s_hi, &lane[l].s_lo, sbuf[l]);
-            }
+        }
+        for (int g = 0; g < nv; g++) {
+            T cb[LANES];
+            VOP(store)(cb, cnt[g]);
+            for (int l = 0; l < LANES; l++)
+                count[g * LANES + l] += cb[l];
         }
     }
 
+    smc_partial lane[W];
+    for (int g = 0; g < nv; g++) {
+        T mb[LANES], h[LANES], lw[LANES];
+        VOP(store)(mb, m[g]);
+        VOP(store)(h, hi[g]);
+        VOP(store)(lw, lo[g]);
+        for (int l = 0; l < LANES; l++) {
+            smc_partial pl = { mb[l], count[g * LANES + l], h[l], lw[l] };
+            lane[g * LANES + l] = pl;
+        }
+    }
     smc_rowstats st[W];
     for (int l = 0; l < k; l++)
         st[l] = smc_finalize(&lane[l], job->op != SMC_OP_SOFTMAX);
