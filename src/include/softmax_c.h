@@ -4,15 +4,25 @@
  * Numerically stable softmax, log_softmax and logsumexp over float32 and
  * float64 rows, for C programs and Cython/C extensions.  No Python needed.
  *
+ * Build: `make lib` at the repository root gives build/c/libsoftmax_c.a and
+ * build/c/libsoftmax_c.so (link with -lm -lpthread); the installed Python
+ * package ships this header in softmax_c.get_include().
+ *
  * Conventions
  *   - Every row is reduced independently; a row has `n` elements.
- *   - Sizes are int64_t; negative sizes are rejected with SMC_ERR_SIZE.
+ *   - Sizes and counts are int64_t ELEMENTS (or rows); negative ones are
+ *     rejected with SMC_ERR_SIZE, as is a total rows * n above INT64_MAX.
  *   - Strides ("steps") are in BYTES, as NumPy reports them, and may be
  *     zero or negative.  Pointers need no particular alignment.
  *   - The output may be the input itself (same pointer and strides).  Any
  *     other overlap between input and output is not supported in C.
  *   - Every function returns SMC_OK (0) or a negative SMC_ERR_* code; they
- *     never abort, print or allocate per element.
+ *     never abort, print or allocate per element.  Every argument is
+ *     checked before anything is written: on an error code the output is
+ *     untouched (when several arguments are wrong, any of their codes may
+ *     come back).  A pointer may be NULL only when nothing is read or
+ *     written through it (rows == 0, or n == 0 for the input).
+ *   - Functions are thread-safe: several threads may call them at once.
  *   - `threads`: 0 = automatic (one thread for small work, up to the limit
  *     set by smc_set_num_threads for large work); k > 0 = at most k.
  *     Results are bitwise identical for every thread count.
@@ -33,29 +43,49 @@ extern "C" {
 
 #define SOFTMAX_C_VERSION "0.1.0"
 
-/* Error codes. */
+/* Error codes (int return value of every function but the queries). */
 #define SMC_OK            0
 #define SMC_ERR_NULL     -1  /* NULL pointer where data must be read or written */
-#define SMC_ERR_SIZE     -2  /* negative length or row count, or too many dims */
-#define SMC_ERR_VALUE    -3  /* bad parameter (temperature not finite and > 0, ...) */
+#define SMC_ERR_SIZE     -2  /* negative length or row count, too many dims, overflow */
+#define SMC_ERR_VALUE    -3  /* bad parameter: temperature not finite and > 0,
+                                threads < 0, unknown ISA name, ... */
 #define SMC_ERR_LABEL    -4  /* class index out of range */
 #define SMC_ERR_NOMEM    -5  /* could not allocate scratch memory */
 
 /* Largest number of outer (non-reduced) dimensions of the nd entry points. */
 #define SMC_MAX_DIMS 64
 
-/* ---- One contiguous row -------------------------------------------------- */
+/* ---- One contiguous row --------------------------------------------------
+ * x: n contiguous input values; y: n contiguous outputs (may be x).
+ * softmax:      y[i] = exp(x[i] - max) / sum_j exp(x[j] - max)
+ * log_softmax:  y[i] = x[i] - max - log(sum_j exp(x[j] - max))
+ * Runs on the calling thread only.  Returns SMC_OK, SMC_ERR_SIZE (n < 0)
+ * or SMC_ERR_NULL (x or y NULL while n > 0).                              */
 int smc_softmax_row_f32(int64_t n, const float *x, float *y);
 int smc_softmax_row_f64(int64_t n, const double *x, double *y);
 int smc_log_softmax_row_f32(int64_t n, const float *x, float *y);
 int smc_log_softmax_row_f64(int64_t n, const double *x, double *y);
-/* Writes log(sum(exp(x))) to *result. */
+/* Writes log(sum(exp(x))) of the n contiguous values x to *result (-inf
+ * when n == 0).  SMC_ERR_SIZE if n < 0; SMC_ERR_NULL if result is NULL, or
+ * x is NULL while n > 0. */
 int smc_logsumexp_row_f32(int64_t n, const float *x, float *result);
 int smc_logsumexp_row_f64(int64_t n, const double *x, double *result);
 
 /* ---- A batch of rows --------------------------------------------------------
- * Element i of row r of x is at  (char *)x + r * x_row_step + i * x_step.
- * `temperature` divides x before the op (1.0 for the plain op).          */
+ * rows        number of rows (>= 0)
+ * n           elements per row (>= 0)
+ * x           input; element i of row r is at
+ *                 (char *)x + r * x_row_step + i * x_step
+ * x_row_step, x_step   byte strides between rows / between elements
+ * y, y_row_step, y_step  output, laid out the same way (y == x with the
+ *                        same steps computes in place)
+ * temperature softmax of x / temperature (1.0: plain op): finite, > 0, and
+ *             1/temperature finite and non-zero in the row's dtype
+ * threads     0 = automatic, k > 0 = at most k threads, < 0 rejected
+ * Returns SMC_OK; SMC_ERR_SIZE (rows < 0, n < 0, rows * n overflows);
+ * SMC_ERR_NULL (x or y NULL while rows > 0 and n > 0); SMC_ERR_VALUE
+ * (bad temperature or threads); SMC_ERR_NOMEM (scratch for splitting a few
+ * very long rows over threads could not be allocated).                     */
 int smc_softmax_f32(int64_t rows, int64_t n,
                     const float *x, int64_t x_row_step, int64_t x_step,
                     float *y, int64_t y_row_step, int64_t y_step,
@@ -72,7 +102,9 @@ int smc_log_softmax_f64(int64_t rows, int64_t n,
                         const double *x, int64_t x_row_step, int64_t x_step,
                         double *y, int64_t y_row_step, int64_t y_step,
                         double temperature, int threads);
-/* One result per row: row r's result goes to (char *)y + r * y_row_step. */
+/* logsumexp of each row: row r's result goes to (char *)y + r * y_row_step
+ * (-inf for empty rows).  Same checks as above, except that y must be
+ * non-NULL whenever rows > 0 (even if n == 0) and there is no temperature. */
 int smc_logsumexp_f32(int64_t rows, int64_t n,
                       const float *x, int64_t x_row_step, int64_t x_step,
                       float *y, int64_t y_row_step, int threads);
@@ -105,14 +137,21 @@ int smc_log_softmax_nd_f32(const smc_grid *g, const smc_array *x, const smc_arra
                            double temperature, int threads);
 int smc_log_softmax_nd_f64(const smc_grid *g, const smc_array *x, const smc_array *y,
                            double temperature, int threads);
-/* y.step is ignored: one value per row. */
+/* Same arguments and return codes as the batch functions, with the rows
+ * described by g and the operands by x and y (y may be x).  Also
+ * SMC_ERR_SIZE for g->ndim outside 0..SMC_MAX_DIMS or a negative extent,
+ * and SMC_ERR_NULL when g, x or y itself is NULL.
+ * For logsumexp, y.step is ignored: one value per row. */
 int smc_logsumexp_nd_f32(const smc_grid *g, const smc_array *x, const smc_array *y,
                          int threads);
 int smc_logsumexp_nd_f64(const smc_grid *g, const smc_array *x, const smc_array *y,
                          int threads);
-/* Weighted: log|sum(b * exp(x))|, with the sign of the sum in `sign` (may be
- * NULL data) as +1, -1 or 0.  Terms with b == 0 are left out entirely.
- * b has the row layout of x (zero strides broadcast).                      */
+/* Weighted: log|sum(b * exp(x))|, with the sign of the sum in `sign` as
+ * +1, -1 or 0.  `sign` may be NULL (or have NULL data): then a negative
+ * sum gives NaN.  Terms with b == 0 are left out entirely.  b has the row
+ * layout of x (zero strides broadcast).  Scalar code (libm exp), for
+ * SciPy's logsumexp(x, b=...) semantics rather than speed.  Returns as the
+ * nd functions above (b is checked like x).                               */
 int smc_logsumexp_weighted_nd_f32(const smc_grid *g, const smc_array *x,
                                   const smc_array *b, const smc_array *y,
                                   const smc_array *sign, int threads);
@@ -120,19 +159,28 @@ int smc_logsumexp_weighted_nd_f64(const smc_grid *g, const smc_array *x,
                                   const smc_array *b, const smc_array *y,
                                   const smc_array *sign, int threads);
 
-/* ---- Runtime: CPU variant and threads -------------------------------------- */
-/* Name of the kernel variant in use: "baseline", "avx2" or "avx512". */
+/* ---- Runtime: CPU variant and threads --------------------------------------
+ * The variant is chosen on first use: the best one this CPU and OS support,
+ * or a lower one named by the environment variable SOFTMAX_C_ISA.        */
+/* Name of the kernel variant in use: "baseline", "avx2" or "avx512"
+ * (a static string; never NULL). */
 const char *smc_active_isa(void);
-/* 1 if this CPU and OS can run the named variant (and it was compiled in). */
+/* 1 if this CPU and OS can run the named variant (and it was compiled in),
+ * else 0 (also for NULL or an unknown name). */
 int smc_isa_available(const char *name);
-/* Switch variant; SMC_ERR_VALUE if unknown or not available here. */
+/* Switch the variant for the whole process (calls already running finish
+ * with the variant they started with).  SMC_OK, or SMC_ERR_VALUE if name is
+ * NULL, unknown or not available here. */
 int smc_set_isa(const char *name);
-/* Upper bound on threads used by automatic calls (n >= 1). */
+/* Upper bound on threads used by automatic calls (threads == 0); values
+ * above 256 are capped.  SMC_OK, or SMC_ERR_VALUE if n < 1. */
 int smc_set_num_threads(int n);
+/* The current bound (by default the CPUs this process may run on). */
 int smc_get_num_threads(void);
 
-/* Exponential of n contiguous values with the active variant's vector exp
- * (exposed for accuracy testing). */
+/* y[i] = exp(x[i]) for n contiguous values with the active variant's vector
+ * exp (exposed for accuracy testing; y may be x).  SMC_OK, SMC_ERR_SIZE
+ * (n < 0) or SMC_ERR_NULL (x or y NULL while n > 0). */
 int smc_exp_f32(int64_t n, const float *x, float *y);
 int smc_exp_f64(int64_t n, const double *x, double *y);
 
