@@ -6,6 +6,7 @@ that variant's flags only (never the whole extension), so a wheel runs on
 any x86-64 CPU and picks the fastest variant at import.
 """
 import glob
+import os
 import platform
 import sys
 
@@ -13,6 +14,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -30,8 +32,38 @@ ISA_VARIANTS = [
 ] if X86_64 else []
 
 
+# The public C header is edited in one place, src/include/; the package
+# ships a generated copy in softmax_c/include/ (softmax_c.get_include()).
+PUBLIC_HEADER = "src/include/softmax_c.h"
+
+
+def copy_public_header(cmd, package_dir):
+    """Copy the public header into <package_dir>/include/."""
+    target = os.path.join(package_dir, "include")
+    cmd.mkpath(target)
+    cmd.copy_file(PUBLIC_HEADER, target)
+
+
+class BuildPyWithHeader(build_py):
+    """build_py that also puts the public header into the package (the
+    wheel's copy; for editable installs, the source tree's)."""
+
+    def run(self):
+        super().run()
+        editable = getattr(self, "editable_mode", False)
+        copy_public_header(self, "softmax_c" if editable else
+                           os.path.join(self.build_lib, "softmax_c"))
+
+
 class BuildExtWithVariants(build_ext):
-    """build_ext that compiles each ISA variant object with its own flags."""
+    """build_ext that compiles each ISA variant object with its own flags
+    (and, for `build_ext --inplace`, refreshes the header copy in the
+    source tree)."""
+
+    def run(self):
+        super().run()
+        if self.inplace:
+            copy_public_header(self, "softmax_c")
 
     def build_extension(self, ext):
         ctype = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
@@ -62,6 +94,6 @@ extension = Extension(
 
 setup(
     ext_modules=cythonize([extension], language_level=3),
-    cmdclass={"build_ext": BuildExtWithVariants},
+    cmdclass={"build_ext": BuildExtWithVariants, "build_py": BuildPyWithHeader},
     package_data={"softmax_c": ["*.pyi", "py.typed", "*.pxd", "include/*.h"]},
 )

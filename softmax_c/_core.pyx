@@ -183,3 +183,73 @@ def get_num_threads():
 
 VARIANTS = ("baseline", "avx2", "avx512")
 C_VERSION = SOFTMAX_C_VERSION.decode()
+
+
+# ---- Cython-level API (declared in _core.pxd) ------------------------------
+# Thin nogil forwards to the C entry points, so that other Cython extensions
+# can `from softmax_c._core cimport softmax_f32` and call the kernels of the
+# installed package without linking: Cython exports every C function
+# declared in _core.pxd through this module's __pyx_capi__.
+
+# The pxd restates the C return codes so that users need no header.
+assert (OK, ERR_NULL, ERR_SIZE, ERR_VALUE, ERR_LABEL, ERR_NOMEM) == \
+    (SMC_OK, SMC_ERR_NULL, SMC_ERR_SIZE, SMC_ERR_VALUE, SMC_ERR_LABEL, SMC_ERR_NOMEM)
+
+cdef int softmax_row_f32(int64_t n, const float *x, float *y) noexcept nogil:
+    return smc_softmax_row_f32(n, x, y)
+
+cdef int softmax_row_f64(int64_t n, const double *x, double *y) noexcept nogil:
+    return smc_softmax_row_f64(n, x, y)
+
+cdef int log_softmax_row_f32(int64_t n, const float *x, float *y) noexcept nogil:
+    return smc_log_softmax_row_f32(n, x, y)
+
+cdef int log_softmax_row_f64(int64_t n, const double *x, double *y) noexcept nogil:
+    return smc_log_softmax_row_f64(n, x, y)
+
+cdef int logsumexp_row_f32(int64_t n, const float *x, float *result) noexcept nogil:
+    return smc_logsumexp_row_f32(n, x, result)
+
+cdef int logsumexp_row_f64(int64_t n, const double *x, double *result) noexcept nogil:
+    return smc_logsumexp_row_f64(n, x, result)
+
+cdef int softmax_f32(int64_t rows, int64_t n,
+                     const float *x, int64_t x_row_step, int64_t x_step,
+                     float *y, int64_t y_row_step, int64_t y_step,
+                     double temperature, int threads) noexcept nogil:
+    return smc_softmax_f32(rows, n, x, x_row_step, x_step, y, y_row_step, y_step,
+                           temperature, threads)
+
+cdef int softmax_f64(int64_t rows, int64_t n,
+                     const double *x, int64_t x_row_step, int64_t x_step,
+                     double *y, int64_t y_row_step, int64_t y_step,
+                     double temperature, int threads) noexcept nogil:
+    return smc_softmax_f64(rows, n, x, x_row_step, x_step, y, y_row_step, y_step,
+                           temperature, threads)
+
+cdef int log_softmax_f32(int64_t rows, int64_t n,
+                         const float *x, int64_t x_row_step, int64_t x_step,
+                         float *y, int64_t y_row_step, int64_t y_step,
+                         double temperature, int threads) noexcept nogil:
+    return smc_log_softmax_f32(rows, n, x, x_row_step, x_step, y, y_row_step, y_step,
+                               temperature, threads)
+
+cdef int log_softmax_f64(int64_t rows, int64_t n,
+                         const double *x, int64_t x_row_step, int64_t x_step,
+                         double *y, int64_t y_row_step, int64_t y_step,
+                         double temperature, int threads) noexcept nogil:
+    return smc_log_softmax_f64(rows, n, x, x_row_step, x_step, y, y_row_step, y_step,
+                               temperature, threads)
+
+cdef int logsumexp_f32(int64_t rows, int64_t n,
+                       const float *x, int64_t x_row_step, int64_t x_step,
+                       float *y, int64_t y_row_step, int threads) noexcept nogil:
+    return smc_logsumexp_f32(rows, n, x, x_row_step, x_step, y, y_row_step, threads)
+
+cdef int logsumexp_f64(int64_t rows, int64_t n,
+                       const double *x, int64_t x_row_step, int64_t x_step,
+                       double *y, int64_t y_row_step, int threads) noexcept nogil:
+    return smc_logsumexp_f64(rows, n, x, x_row_step, x_step, y, y_row_step, threads)
+
+cdef const char *isa_name() noexcept nogil:
+    return smc_active_isa()

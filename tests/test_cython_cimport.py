@@ -1,0 +1,215 @@
+"""Another Cython extension cimports the kernels of the installed softmax_c.
+
+At test time a tiny .pyx is written to a temporary folder and built with
+setuptools + cythonize against whatever softmax_c this test imported (the
+installed wheel, or the source tree in a development build).  Its only link
+to softmax_c is `from softmax_c._core cimport ...`: Cython resolves the
+functions at import through softmax_c._core's C-API table, so nothing is
+linked.  The extension calls them on NumPy buffers inside `with nogil`, and
+the results are checked against the reference and against softmax_c's own
+Python API (same entry points, same variant: bitwise equal).
+"""
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import numpy as np
+import pytest
+
+import checks
+
+softmax_c = pytest.importorskip("softmax_c")
+
+USER_PYX = textwrap.dedent('''
+    # cython: language_level=3, boundscheck=False, wraparound=False
+    from softmax_c._core cimport (
+        softmax_f32, softmax_f64, log_softmax_f32, log_softmax_f64,
+        logsumexp_f32, logsumexp_f64, softmax_row_f32, softmax_row_f64,
+        log_softmax_row_f32, log_softmax_row_f64, logsumexp_row_f32,
+        logsumexp_row_f64, isa_name, OK, ERR_NULL, ERR_SIZE)
+
+    ctypedef fused real:
+        float
+        double
+
+    def batch(int op, const real[:, :] x, real[:, :] y, double temperature=1.0,
+              int threads=0):
+        """op 0/1: softmax/log_softmax of every row of x into y (same shape);
+        op 2: logsumexp of every row into y[:, 0].  Returns the C code."""
+        cdef int rc
+        with nogil:
+            if real is float:
+                if op == 0:
+                    rc = softmax_f32(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                     x.strides[1], &y[0, 0], y.strides[0], y.strides[1],
+                                     temperature, threads)
+                elif op == 1:
+                    rc = log_softmax_f32(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                         x.strides[1], &y[0, 0], y.strides[0],
+                                         y.strides[1], temperature, threads)
+                else:
+                    rc = logsumexp_f32(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                       x.strides[1], &y[0, 0], y.strides[0], threads)
+            else:
+                if op == 0:
+                    rc = softmax_f64(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                     x.strides[1], &y[0, 0], y.strides[0], y.strides[1],
+                                     temperature, threads)
+                elif op == 1:
+                    rc = log_softmax_f64(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                         x.strides[1], &y[0, 0], y.strides[0],
+                                         y.strides[1], temperature, threads)
+                else:
+                    rc = logsumexp_f64(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                       x.strides[1], &y[0, 0], y.strides[0], threads)
+        return rc
+
+    def row(int op, const real[::1] x, real[::1] y):
+        """The one-row entry points; op 2 writes logsumexp to y[0]."""
+        cdef int rc
+        with nogil:
+            if real is float:
+                if op == 0:
+                    rc = softmax_row_f32(x.shape[0], &x[0], &y[0])
+                elif op == 1:
+                    rc = log_softmax_row_f32(x.shape[0], &x[0], &y[0])
+                else:
+                    rc = logsumexp_row_f32(x.shape[0], &x[0], &y[0])
+            else:
+                if op == 0:
+                    rc = softmax_row_f64(x.shape[0], &x[0], &y[0])
+                elif op == 1:
+                    rc = log_softmax_row_f64(x.shape[0], &x[0], &y[0])
+                else:
+                    rc = logsumexp_row_f64(x.shape[0], &x[0], &y[0])
+        return rc
+
+    def bad_calls():
+        """Codes for a negative length and for NULL data with n > 0."""
+        cdef int size_rc, null_rc
+        with nogil:
+            size_rc = softmax_row_f32(-1, NULL, NULL)
+            null_rc = logsumexp_f64(1, 4, NULL, 0, 8, NULL, 8, 0)
+        return size_rc, null_rc
+
+    def codes():
+        return OK, ERR_NULL, ERR_SIZE
+
+    def isa():
+        cdef const char *name
+        with nogil:
+            name = isa_name()
+        return name.decode()
+''')
+
+USER_SETUP = textwrap.dedent('''
+    import numpy
+    import softmax_c
+    from Cython.Build import cythonize
+    from setuptools import Extension, setup
+
+    ext = Extension("smc_cimport_user", ["smc_cimport_user.pyx"],
+                    include_dirs=[softmax_c.get_include(), numpy.get_include()])
+    setup(name="smc-cimport-user", ext_modules=cythonize([ext], quiet=True),
+          script_args=["build_ext", "--inplace"])
+''')
+
+OPS = ("softmax", "log_softmax", "logsumexp")
+
+
+def _missing_tool():
+    """Why the extension cannot be built here, or None."""
+    for module in ("Cython", "setuptools"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return f"{module} is not installed (it is in the [test] extras)"
+    if sys.platform != "win32":   # MSVC is found by setuptools itself
+        cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+        if shutil.which(cc) is None:
+            return f"no C compiler ({cc!r} not found)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def user_ext(tmp_path_factory):
+    reason = _missing_tool()
+    if reason:
+        pytest.skip(f"cannot build a Cython extension here: {reason}")
+    folder = tmp_path_factory.mktemp("cimport_user")
+    (folder / "smc_cimport_user.pyx").write_text(USER_PYX)
+    (folder / "setup.py").write_text(USER_SETUP)
+    # Build against the very softmax_c this process imported (installed or
+    # source tree): its parent folder goes first on the build's path.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(softmax_c.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in [env.get("PYTHONPATH")] if p])
+    done = subprocess.run([sys.executable, "setup.py"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"building the cimport extension failed:\n{done.stdout}\n{done.stderr}"
+    sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module("smc_cimport_user")
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_functions_come_from_the_packages_capi_table():
+    names = set(softmax_c._core.__pyx_capi__)
+    for op in OPS:
+        for dt in ("f32", "f64"):
+            assert f"{op}_{dt}" in names and f"{op}_row_{dt}" in names
+    assert "isa_name" in names
+
+
+def test_cimported_module_sees_the_active_variant(user_ext):
+    assert user_ext.isa() == softmax_c.cpu_info()["isa"]
+
+
+def test_cimported_error_codes(user_ext):
+    ok, err_null, err_size = user_ext.codes()
+    assert (ok, err_null, err_size) == (0, -1, -2)
+    assert user_ext.bad_calls() == (err_size, err_null)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op_index, op", list(enumerate(OPS)))
+@pytest.mark.parametrize("along", ["rows", "columns"])
+def test_cimported_batch_kernels(user_ext, rng, isa, dtype, op_index, op, along):
+    # 300 x 257: more than 65536 elements (automatic threading), odd lengths
+    # (vector tails); "columns" reduces axis 0 of a C-order array (strided).
+    x = checks.normal_rows(rng, (300, 257), dtype)
+    rows_view = x if along == "rows" else x.T
+    out = checks.fill_pattern(x.shape, dtype)
+    out_view = out if along == "rows" else out.T
+    assert user_ext.batch(op_index, rows_view, out_view) == 0
+    axis = -1 if along == "rows" else 0
+    got = out_view[:, 0].copy() if op == "logsumexp" else out
+    checks.assert_result_matches_reference(op, x, got, axis=axis)
+    # The same C entry point behind softmax_c's own Python API: bitwise equal.
+    np.testing.assert_array_equal(got, getattr(softmax_c, op)(x, axis=axis))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op_index, op", list(enumerate(OPS)))
+def test_cimported_row_kernels(user_ext, rng, isa, dtype, op_index, op):
+    x = checks.normal_rows(rng, (1000,), dtype)
+    out = checks.fill_pattern(x.shape, dtype)
+    assert user_ext.row(op_index, x, out) == 0
+    got = out[:1].reshape(()) if op == "logsumexp" else out
+    checks.assert_result_matches_reference(op, x, got)
+    if op == "logsumexp":
+        assert (out[1:] == checks.fill_pattern(999, dtype)).all(), "wrote past the result"
+
+
+def test_cimported_temperature(user_ext, rng):
+    x = checks.normal_rows(rng, (64, 100), np.float64)
+    out = np.empty_like(x)
+    assert user_ext.batch(0, x, out, 2.0) == 0
+    # temperature 2 is a power of two: exact scaling, so the plain contract
+    checks.assert_result_matches_reference("softmax", x, out, temperature=2.0)
