@@ -80,8 +80,9 @@ int main(void)
 }
 EOF
 cc -O1 "$work/avx2_probe.c" -o "$work/avx2_probe"
-rc=0
-(qemu-x86_64 -cpu Nehalem "$work/avx2_probe" > /dev/null 2>&1) 2> /dev/null || rc=$?
+# (in a child shell, which reports the expected "Illegal instruction" to
+# /dev/null instead of the log)
+rc="$(bash -c 'qemu-x86_64 -cpu Nehalem "$1" > /dev/null 2>&1; echo $?' _ "$work/avx2_probe" 2> /dev/null)"
 [ $rc -eq 132 ] || fail "the AVX2 probe under -cpu Nehalem exited $rc, not SIGILL (132): this qemu does not enforce the CPU model"
 qemu-x86_64 -cpu Haswell "$work/avx2_probe" > /dev/null 2>&1 || fail "the AVX2 probe fails under -cpu Haswell"
 echo "SIGILL on Nehalem, runs on Haswell: the emulator enforces the model"
