@@ -17,7 +17,9 @@ __all__ = ["softmax", "log_softmax", "logsumexp", "cpu_info", "set_isa",
 
 def _compiled_variants():
     if _platform.machine().lower() in ("x86_64", "amd64"):
-        return ["baseline", "avx2", "avx512"]
+        # MSVC builds leave out the AVX-512 variant (see src/core/internal.h)
+        return ["baseline", "avx2"] if _platform.system() == "Windows" else \
+            ["baseline", "avx2", "avx512"]
     return ["baseline"]
 
 

@@ -65,8 +65,10 @@ static int cpu_has_avx512f(void)
 
 /* Variants from best to baseline. */
 static const smc_kernels *const variants[] = {
-#if defined(SMC_HAVE_X86_VARIANTS)
+#if defined(SMC_HAVE_AVX512_VARIANT)
     &smc_kernels__avx512,
+#endif
+#if defined(SMC_HAVE_X86_VARIANTS)
     &smc_kernels__avx2,
 #endif
     &smc_kernels__baseline,
@@ -75,9 +77,11 @@ static const smc_kernels *const variants[] = {
 
 static int variant_supported(const smc_kernels *k)
 {
-#if defined(SMC_HAVE_X86_VARIANTS)
+#if defined(SMC_HAVE_AVX512_VARIANT)
     if (k == &smc_kernels__avx512)
         return cpu_has_avx512f();
+#endif
+#if defined(SMC_HAVE_X86_VARIANTS)
     if (k == &smc_kernels__avx2)
         return cpu_has_avx2_fma();
 #endif
@@ -103,14 +107,14 @@ static const smc_kernels *choose(void)
     return &smc_kernels__baseline;
 }
 
-static const smc_kernels *active;
+static const smc_kernels *SMC_SHARED active;
 
 const smc_kernels *smc_active_kernels(void)
 {
-    const smc_kernels *k = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    const smc_kernels *k = SMC_LOAD_ACQUIRE(active);
     if (!k) {
         k = choose();                      /* idempotent: racing callers agree */
-        __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+        SMC_STORE_RELEASE(active, k);
     }
     return k;
 }
@@ -128,6 +132,6 @@ int smc_set_isa(const char *name)
     const smc_kernels *k = find(name);
     if (!k || !variant_supported(k))
         return SMC_ERR_VALUE;
-    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+    SMC_STORE_RELEASE(active, k);
     return SMC_OK;
 }

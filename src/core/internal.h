@@ -41,6 +41,20 @@
 #endif
 #define SMC_PREFETCH_STEPS 8
 
+/* Atomic load/store of one aligned word (a pointer or an int) shared by
+ * threads; such variables are declared SMC_SHARED.  MSVC has no __atomic
+ * builtins, but its volatile accesses of aligned words are atomic with
+ * acquire/release order on x86/x64 (/volatile:ms, its default there). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define SMC_SHARED volatile
+#define SMC_LOAD_ACQUIRE(var) (var)
+#define SMC_STORE_RELEASE(var, value) ((var) = (value))
+#else
+#define SMC_SHARED
+#define SMC_LOAD_ACQUIRE(var) __atomic_load_n(&(var), __ATOMIC_ACQUIRE)
+#define SMC_STORE_RELEASE(var, value) __atomic_store_n(&(var), (value), __ATOMIC_RELEASE)
+#endif
+
 enum smc_dtype { SMC_F32 = 0, SMC_F64 = 1 };
 enum smc_op { SMC_OP_SOFTMAX, SMC_OP_LOG_SOFTMAX, SMC_OP_LOGSUMEXP };
 
@@ -215,7 +229,11 @@ extern const smc_kernels smc_kernels__baseline;
 #if defined(__x86_64__) || defined(_M_X64)
 #define SMC_HAVE_X86_VARIANTS 1
 extern const smc_kernels smc_kernels__avx2;
+/* AVX-512 only where it has been tested: GCC/Clang builds, not MSVC. */
+#if !defined(_MSC_VER) || defined(__clang__)
+#define SMC_HAVE_AVX512_VARIANT 1
 extern const smc_kernels smc_kernels__avx512;
+#endif
 #endif
 
 /* dispatch.c */

@@ -12,11 +12,11 @@
 #define SMC_POOL_MAX 256
 
 static int default_threads(void);
-static int max_threads_setting;            /* 0: not set yet */
+static SMC_SHARED int max_threads_setting;            /* 0: not set yet */
 
 int smc_max_threads(void)
 {
-    int n = __atomic_load_n(&max_threads_setting, __ATOMIC_RELAXED);
+    int n = SMC_LOAD_ACQUIRE(max_threads_setting);
     return n > 0 ? n : default_threads();
 }
 
@@ -24,7 +24,7 @@ int smc_set_num_threads(int n)
 {
     if (n < 1)
         return SMC_ERR_VALUE;
-    __atomic_store_n(&max_threads_setting, n > SMC_POOL_MAX ? SMC_POOL_MAX : n, __ATOMIC_RELAXED);
+    SMC_STORE_RELEASE(max_threads_setting, n > SMC_POOL_MAX ? SMC_POOL_MAX : n);
     return SMC_OK;
 }
 
