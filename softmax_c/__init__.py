@@ -7,8 +7,35 @@ import os as _os
 import platform as _platform
 import warnings as _warnings
 
-from . import _core
-from ._api import log_softmax, logsumexp, softmax
+
+
+def _use_installed_core_if_missing():
+    """Let a source checkout without an in-place build import the compiled
+    module of the installed copy.
+
+    `python -m softmax_c` run in the repository after `pip install .` puts
+    the checkout first on sys.path; its Python files are the installed ones,
+    but the compiled `_core` exists only in site-packages.
+    """
+    import importlib.machinery
+    import sys
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    if any(f.startswith("_core.") and f.endswith(suffixes) for f in _os.listdir(here)):
+        return
+    for entry in sys.path:
+        candidate = _os.path.join(_os.path.abspath(entry or "."), "softmax_c")
+        if candidate == here or not _os.path.isdir(candidate):
+            continue
+        if any(f.startswith("_core.") and f.endswith(suffixes) for f in _os.listdir(candidate)):
+            __path__.append(candidate)
+            return
+
+
+_use_installed_core_if_missing()
+
+from . import _core  # noqa: E402
+from ._api import log_softmax, logsumexp, softmax  # noqa: E402
 
 __version__ = _core.C_VERSION
 __all__ = ["softmax", "log_softmax", "logsumexp", "cpu_info", "set_isa",

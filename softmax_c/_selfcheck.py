@@ -59,7 +59,7 @@ def self_check(rng):
                 else:
                     scale = np.abs(ref) + np.log(x.shape[axis]) + 1
                     finite = np.isfinite(ref)
-                    diff = np.abs(got.astype(np.longdouble) - ref)[finite]
+                    diff = np.abs(got.astype(np.longdouble)[finite] - ref[finite])
                     err = float(np.max(diff / np.spacing(scale[finite].astype(dtype)),
                                        initial=0))
                     if not np.array_equal(np.isneginf(got), np.isneginf(ref)):
