@@ -99,8 +99,9 @@ static int run_split_rows(run_ctx *c, int nthreads)
     for (int64_t r = 0; r < job->rows; r++) {
         smc_partial acc = job->partials[r * job->nchunks];
         for (int64_t ch = 1; ch < job->nchunks; ch++)
-            smc_partial_merge(&acc, &job->partials[r * job->nchunks + ch], job->inv_t);
-        job->stats[r] = smc_finalize(&acc, job->op != SMC_OP_SOFTMAX);
+            smc_partial_merge(&acc, &job->partials[r * job->nchunks + ch], job->inv_t,
+                              job->inv_t_lo);
+        job->stats[r] = smc_finalize(&acc, job->op != SMC_OP_SOFTMAX, c->dt == SMC_F64);
         if (job->op == SMC_OP_LOGSUMEXP) {
             int64_t xoff, yoff;
             smc_offsets(job, r, job->g.ndim, &xoff, &yoff);
@@ -160,8 +161,15 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
     job.x = *x;
     job.y = *y;
     job.rows = rows;
-    job.inv_t = op == SMC_OP_LOGSUMEXP ? 1.0 : 1.0 / temperature;
-    job.use_t = job.inv_t != 1.0;
+    if (op == SMC_OP_LOGSUMEXP)
+        temperature = 1.0;
+    job.inv_t = 1.0 / temperature;
+    /* 1/T - inv_t from the exact residual 1 - T * inv_t: with it the
+     * kernels scale by 1/T to ~106 bits (a rounded 1/T alone costs float64
+     * results up to |x - max|/T / 2 ulp, float32 ones as much through a
+     * float inv_t) */
+    job.inv_t_lo = fma(-temperature, job.inv_t, 1.0) / temperature;
+    job.use_t = temperature != 1.0;
 
     run_ctx c;
     memset(&c, 0, sizeof c);

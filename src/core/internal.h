@@ -7,6 +7,7 @@
 #ifndef SMC_INTERNAL_H
 #define SMC_INTERNAL_H
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -68,12 +69,16 @@ typedef struct smc_partial {
     double m, c, s_hi, s_lo;
 } smc_partial;
 
-/* What the output pass of one row needs, derived from its partial. */
+/* What the output pass of one row needs, derived from its partial.
+ * scale and log_sum are two-term values (hi + lo): a float64 result is
+ * rounded once from them, so the row constant must carry more than 53 bits
+ * or its own rounding adds up to half an ulp to every element. */
 typedef struct smc_rowstats {
     double m;        /* the row maximum */
     double scale;    /* 1 / sum(exp((x - m) / T)); NaN for rows that give NaN */
     double log_sum;  /* log(sum(exp((x - m) / T))); NaN likewise */
     double lse;      /* logsumexp of the row (temperature 1) */
+    double scale_lo, log_sum_lo;   /* low parts of scale and log_sum */
 } smc_rowstats;
 
 static inline smc_partial smc_partial_empty(void)
@@ -92,28 +97,108 @@ static inline void smc_twosum_add(double *hi, double *lo, double t)
     *lo += err;
 }
 
-/* Move p to a larger maximum m_new: every term is multiplied by
- * exp((m - m_new) / T), and the c max-terms join the "below max" sum. */
-static inline void smc_partial_rescale(smc_partial *p, double m_new, double inv_t)
+/* a + b = s + *err exactly (Knuth's TwoSum; any magnitudes). */
+static inline double smc_two_sum(double a, double b, double *err)
 {
-    /* from -inf every old term is exp(-inf) = 0: skip the libm call */
-    double f = p->m == -INFINITY ? 0.0 : exp((p->m - m_new) * inv_t);
-    double s = (p->c + p->s_hi) + p->s_lo;
-    p->s_hi = s * f;
-    p->s_lo = 0.0;
-    p->c = 0.0;
+    double s = a + b;
+    double bb = s - a;
+    *err = (a - (s - bb)) + (b - bb);
+    return s;
+}
+
+/* a * b = p + *err exactly (barring overflow and underflow): one fused
+ * multiply-add where the compiler targets FMA, else Dekker's product of
+ * 26-bit halves. */
+static inline double smc_two_prod(double a, double b, double *err)
+{
+    double p = a * b;
+#if defined(__FMA__) || defined(__aarch64__)
+    *err = fma(a, b, -p);
+#else
+    const double split = 134217729.0;           /* 2^27 + 1 */
+    double ca = split * a, cb = split * b;
+    double ah = ca - (ca - a), al = a - ah;
+    double bh = cb - (cb - b), bl = b - bh;
+    *err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+#endif
+    return p;
+}
+
+/* exp((m_from - m_to) / T) as hi + *lo, for m_from <= m_to (0 from -inf).
+ * The exponent is formed exactly (TwoSum, 1/T = inv_t + inv_t_lo): rounded
+ * to one double it would be off by up to |m_from - m_to| * 2^-53, which
+ * costs float64 results |m_from - m_to|/2 ulp wherever such rescaled terms
+ * dominate a sum (the entries below a peaked row's maximum).  What is left
+ * is the rounding of exp() itself. */
+static inline double smc_exp_arg(double m_from, double m_to, double inv_t, double inv_t_lo,
+                                 double *a_err)
+{
+    double d_err, d = smc_two_sum(m_from, -m_to, &d_err);
+    *a_err = 0.0;
+    if (!(d > -INFINITY))                       /* from -inf, or to +inf */
+        return -INFINITY;
+    double e, a = smc_two_prod(d, inv_t, &e);
+    e += d_err * inv_t + d * inv_t_lo;
+    *a_err = isfinite(e) ? e : 0.0;             /* (a split can overflow) */
+    return a;
+}
+
+static inline double smc_exp_diff(double m_from, double m_to, double inv_t, double inv_t_lo,
+                                  double *lo)
+{
+    double a_err, a = smc_exp_arg(m_from, m_to, inv_t, inv_t_lo, &a_err);
+    double f = exp(a);
+    *lo = f * a_err;                            /* exp(a + a_err), first order */
+    return f;
+}
+
+/* The same with exp() itself to 64 bits where long double has them (x87):
+ * for factors applied to whole float64 chunks, whose 0.5-ulp rounding
+ * would land on every element.  Once per chunk, so the cost does not show. */
+static inline double smc_exp_diff_extended(double m_from, double m_to, double inv_t,
+                                           double inv_t_lo, double *lo)
+{
+#if LDBL_MANT_DIG >= 64
+    double a_err, a = smc_exp_arg(m_from, m_to, inv_t, inv_t_lo, &a_err);
+    long double f = expl((long double)a + (long double)a_err);
+    double hi = (double)f;
+    *lo = (double)(f - (long double)hi);
+    return hi;
+#else
+    return smc_exp_diff(m_from, m_to, inv_t, inv_t_lo, lo);
+#endif
+}
+
+/* Move p to a larger maximum m_new: every term is multiplied by
+ * f = exp((m - m_new) / T) (two-term), and the c max-terms join the
+ * "below max" sum, which stays two-term. */
+static inline void smc_partial_rescale(smc_partial *p, double m_new, double inv_t,
+                                       double inv_t_lo)
+{
+    double f_lo, f = smc_exp_diff(p->m, m_new, inv_t, inv_t_lo, &f_lo);
     p->m = m_new;
+    if (f == 0.0) {                 /* from -inf, or underflow: skip the products */
+        p->c = p->s_hi = p->s_lo = 0.0;
+        return;
+    }
+    double s_err, s = smc_two_sum(p->c, p->s_hi, &s_err);
+    s_err += p->s_lo;
+    double p_err;
+    p->s_hi = smc_two_prod(s, f, &p_err);
+    p->s_lo = p_err + (s * f_lo + s_err * f);
+    p->c = 0.0;
 }
 
 /* a <- merge(a, b).  Order matters for bitwise reproducibility: callers
  * always merge chunks left to right. */
-static inline void smc_partial_merge(smc_partial *a, const smc_partial *b, double inv_t)
+static inline void smc_partial_merge(smc_partial *a, const smc_partial *b, double inv_t,
+                                     double inv_t_lo)
 {
     smc_partial bb = *b;
     if (bb.m > a->m)
-        smc_partial_rescale(a, bb.m, inv_t);
+        smc_partial_rescale(a, bb.m, inv_t, inv_t_lo);
     else if (a->m > bb.m)
-        smc_partial_rescale(&bb, a->m, inv_t);
+        smc_partial_rescale(&bb, a->m, inv_t, inv_t_lo);
     /* now a->m == bb.m, or one of them is NaN-free -inf vs -inf */
     a->c += bb.c;
     smc_twosum_add(&a->s_hi, &a->s_lo, bb.s_hi);
@@ -121,17 +206,42 @@ static inline void smc_partial_merge(smc_partial *a, const smc_partial *b, doubl
 }
 
 /* need_log: also compute log_sum and lse (log_softmax, logsumexp); softmax
- * only needs the scale, and skipping log1p matters for short rows. */
-static inline smc_rowstats smc_finalize(const smc_partial *p, int need_log)
+ * only needs the scale, and skipping log1p matters for short rows.
+ * wide: the results are float64, so scale, log_sum and lse must be known
+ * beyond double precision (a low part; lse rounded once); for float32
+ * results the double values alone are far more precise than needed, and
+ * short rows would pay for the extra per-row work. */
+static inline smc_rowstats smc_finalize(const smc_partial *p, int need_log, int wide)
 {
     smc_rowstats r;
     double s = p->s_hi + p->s_lo;
-    /* sum - 1 without rounding the small part against 1: c is an integer */
-    double rest = (p->c - 1.0) + s;
     r.m = p->m;
-    r.log_sum = need_log ? log1p(rest) : NAN;
     r.scale = 1.0 / (p->c + s);
-    r.lse = p->m + r.log_sum;       /* -inf row -> -inf; empty row -> -inf */
+    r.scale_lo = 0.0;
+    if (wide) {
+        /* 1 / (S_hi + S_lo) = scale * (1 + residual), the residual exact */
+        double sum_lo, sum = smc_two_sum(p->c, p->s_hi, &sum_lo);
+        sum_lo += p->s_lo;
+        r.scale = 1.0 / sum;
+        double q_err, q = smc_two_prod(sum, r.scale, &q_err);
+        r.scale_lo = r.scale * (((1.0 - q) - q_err) - sum_lo * r.scale);
+    }
+    r.log_sum = r.log_sum_lo = r.lse = NAN;
+    if (need_log) {
+        /* sum - 1 without rounding the small part against 1 (c is an
+         * integer), kept two-term like the sum */
+        double rest_lo, rest = smc_two_sum(p->c - 1.0, p->s_hi, &rest_lo);
+        rest_lo += p->s_lo;
+        r.log_sum = log1p(rest);
+        /* d log1p(x) = dx / (1 + x); rest_lo = 0 also for an empty row (rest = -1) */
+        r.log_sum_lo = rest_lo != 0.0 ? rest_lo / (1.0 + rest) : 0.0;
+        /* -inf row -> -inf; empty row -> -inf */
+        r.lse = p->m + (r.log_sum + r.log_sum_lo);
+        if (wide && isfinite(r.lse)) {          /* m + log_sum rounded once */
+            double lse_err, lse = smc_two_sum(p->m, r.log_sum, &lse_err);
+            r.lse = lse + (lse_err + r.log_sum_lo);
+        }
+    }
     if (p->m == INFINITY) {
         /* exp(inf - inf) is undefined: softmax rows holding +inf are NaN
          * (as in SciPy and PyTorch) while logsumexp is +inf (NaN if a NaN
@@ -151,7 +261,8 @@ typedef struct smc_job {
     smc_array x, y;
     int64_t rows;           /* product of g.shape */
     double inv_t;           /* 1 / temperature */
-    int use_t;              /* inv_t != 1 */
+    int use_t;              /* temperature != 1 */
+    double inv_t_lo;        /* 1/temperature - inv_t: 1/T to ~106 bits with inv_t */
     /* split-row mode (few long rows): chunk partials and final row stats */
     int64_t nchunks;
     smc_partial *partials;  /* [rows][nchunks] */

@@ -45,48 +45,82 @@ static inline V FN(exp_core)(V a, V a_err)
     return VOP(mul)(VOP(mul)(p, s1), s2);
 }
 
-/* d = x - m rounded, plus its rounding error (Knuth's TwoSum).  The error
- * is clamped to a tiny range so that inf - inf = NaN in the error term of
- * a -inf input cannot poison an exact 0 result. */
+/* d = x - m rounded, plus its rounding error (Knuth's TwoSum). */
 static inline V FN(sub_err)(V x, V m, V d)
 {
     V bb = VOP(sub)(d, x);
-    V err = VOP(sub)(VOP(sub)(x, VOP(sub)(d, bb)), VOP(add)(m, bb));
-    err = VOP(max)(err, SPLAT(-0x1p-10));       /* NaN -> -2^-10 */
-    return VOP(min)(err, SPLAT(0x1p-10));
+    return VOP(sub)(VOP(sub)(x, VOP(sub)(d, bb)), VOP(add)(m, bb));
 }
 
-/* (x - m) / T as a value plus a correction term. */
-static inline V FN(scaled_diff)(V x, V m, V inv_t, int use_t, V *err)
+/* a * b - p exactly, for p = a * b rounded: one FMA, or without FMA
+ * Dekker's product of the halves (split at 2^12 / 2^27). */
+static inline V FN(mul_err)(V a, V b, V p)
+{
+#if SMC_ISA_HAS_FMA
+    return VOP(fma)(a, b, VOP(sub)(SPLAT(0), p));
+#else
+    const V split = SPLAT(sizeof(T) == 4 ? 4097.0 : 134217729.0);
+    V ca = VOP(mul)(split, a), cb = VOP(mul)(split, b);
+    V ah = VOP(sub)(ca, VOP(sub)(ca, a)), al = VOP(sub)(a, ah);
+    V bh = VOP(sub)(cb, VOP(sub)(cb, b)), bl = VOP(sub)(b, bh);
+    V e = VOP(sub)(VOP(mul)(ah, bh), p);
+    e = VOP(add)(VOP(add)(e, VOP(mul)(ah, bl)), VOP(mul)(al, bh));
+    return VOP(add)(e, VOP(mul)(al, bl));
+#endif
+}
+
+/* (x - m) / T as a value plus a correction term: the rounding error of the
+ * subtraction, and with a temperature the product's rounding error and the
+ * low part inv_lo of 1/T, so (x - m)/T is known to about twice T's
+ * precision even where it is large (a single rounding would cost
+ * |x - m|/T / 2 ulp of the result).  The correction is clamped to a tiny
+ * range: inf - inf = NaN in the correction of a -inf input must not poison
+ * an exact 0 result, nor may the huge rounding error of a huge d. */
+static inline V FN(scaled_diff)(V x, V m, V inv_t, V inv_lo, int use_t, V *err)
 {
     V d = VOP(sub)(x, m);
     V e = FN(sub_err)(x, m, d);
     if (use_t) {
         V a = VOP(mul)(d, inv_t);
-        /* fma gives the exact product error where the ISA has FMA */
-        e = VOP(fma)(e, inv_t, VOP(fma)(d, inv_t, VOP(sub)(SPLAT(0), a)));
-        /* -inf * inv_t - (-inf) is NaN: clamp as in sub_err */
-        e = VOP(min)(VOP(max)(e, SPLAT(-0x1p-10)), SPLAT(0x1p-10));
+        e = VOP(fma)(e, inv_t, VOP(fma)(d, inv_lo, FN(mul_err)(d, inv_t, a)));
         d = a;
     }
-    *err = e;
+    e = VOP(max)(e, SPLAT(-0x1p-10));           /* NaN -> -2^-10 */
+    *err = VOP(min)(e, SPLAT(0x1p-10));
     return d;
 }
 
-static inline V FN(softmax_vec)(V x, V m, V scale, V inv_t, int use_t)
+/* exp((x - m)/T) with the correction carried into the polynomial. */
+static inline V FN(exp_diff)(V x, V m, V inv_t, V inv_lo, int use_t)
 {
     V e;
-    V d = FN(scaled_diff)(x, m, inv_t, use_t, &e);
-    return VOP(mul)(FN(exp_core)(d, e), scale);
+    V d = FN(scaled_diff)(x, m, inv_t, inv_lo, use_t, &e);
+    return FN(exp_core)(d, e);
+}
+
+/* exp((x - m)/T) * scale with scale = sc_hi + sc_lo: the FMA rounds once
+ * where the ISA has it, so 1/sum costs no rounding of its own. */
+static inline V FN(softmax_vec)(V x, V m, V sc_hi, V sc_lo, V inv_t, V inv_lo, int use_t)
+{
+    V p = FN(exp_diff)(x, m, inv_t, inv_lo, use_t);
+    return VOP(fma)(p, sc_hi, VOP(mul)(p, sc_lo));
 }
 
 /* (x - m)/T - log_sum, with log_sum = ls_hi + ls_lo.  Both parts are <= 0,
  * so there is no cancellation. */
-static inline V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, int use_t)
+static inline V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, V inv_lo, int use_t)
 {
     V e;
-    V d = FN(scaled_diff)(x, m, inv_t, use_t, &e);
+    V d = FN(scaled_diff)(x, m, inv_t, inv_lo, use_t, &e);
     return VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(e, ls_lo));
+}
+
+/* The T pair hi + lo nearest to the two-term double v + v_lo (for 1/T,
+ * the scale and log(sum)). */
+static inline void FN(split2)(double v, double v_lo, T *hi, T *lo)
+{
+    *hi = (T)v;
+    *lo = (T)((v - (double)*hi) + v_lo);
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -152,7 +186,7 @@ static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
 /* Fold one contiguous block (len <= BLOCK) into the running partial st:
  * first the block maximum, then the exp-sum against the new maximum. */
 static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
-                            double inv_t_s, int use_t)
+                            double inv_t_s, double inv_t_lo, int use_t)
 {
     const T *x = (const T *)xb;
     int64_t full = len / LANES * LANES, k = len - full;
@@ -165,19 +199,19 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
     vmax = VOP(max)(tail, vmax);
     double bm = FN(hmax)(vmax);
     if (bm > st->m)
-        smc_partial_rescale(st, bm, inv_t_s);
+        smc_partial_rescale(st, bm, inv_t_s, inv_t_lo);
 
-    V m = SPLAT(st->m), inv_t = SPLAT(inv_t_s);
+    T ih, il;
+    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
+    V m = SPLAT(st->m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
     V zero = SPLAT(0), one = SPLAT(1);
     V acc0 = zero, acc1 = zero, cnt = zero;
 #define SMC_TERM(acc, xv)                                                     \
     do {                                                                      \
         V xv_ = (xv);                                                         \
         VM eq_ = VOP(eq)(xv_, m);                                             \
-        V d_ = VOP(sub)(xv_, m);                                              \
-        if (use_t)                                                            \
-            d_ = VOP(mul)(d_, inv_t);                                         \
-        acc = VOP(add)(acc, VOP(select)(eq_, zero, FN(exp_core)(d_, zero)));  \
+        V e_ = FN(exp_diff)(xv_, m, inv_t, inv_lo, use_t);                    \
+        acc = VOP(add)(acc, VOP(select)(eq_, zero, e_));                      \
         cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
     } while (0)
     int64_t i = 0;
@@ -202,7 +236,7 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
 
 /* Partial of one chunk (len <= SMC_CHUNK) of a row with any element step. */
 static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
-                                     double inv_t, int use_t)
+                                     double inv_t, double inv_t_lo, int use_t)
 {
     smc_partial st = smc_partial_empty();
     T buf[BLOCK];
@@ -213,7 +247,7 @@ static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
             FN(gather)(buf, p, step, bl);
             p = (const char *)buf;
         }
-        FN(stats_block)(p, bl, &st, inv_t, use_t);
+        FN(stats_block)(p, bl, &st, inv_t, inv_t_lo, use_t);
     }
     return st;
 }
@@ -221,45 +255,52 @@ static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
 /* Statistics of a whole row: chunk partials merged left to right (the same
  * sequence the multi-threaded split of a long row produces). */
 static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
-                                  double inv_t, int use_t, int need_log)
+                                  double inv_t, double inv_t_lo, int use_t, int need_log)
 {
     smc_partial acc = smc_partial_empty();
     for (int64_t c0 = 0; c0 < n; c0 += SMC_CHUNK) {
         int64_t len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        smc_partial p = FN(chunk_partial)(x + c0 * step, step, len, inv_t, use_t);
+        smc_partial p = FN(chunk_partial)(x + c0 * step, step, len, inv_t, inv_t_lo, use_t);
         if (c0 == 0)
             acc = p;
         else
-            smc_partial_merge(&acc, &p, inv_t);
+            smc_partial_merge(&acc, &p, inv_t, inv_t_lo);
     }
-    return smc_finalize(&acc, need_log);
+    return smc_finalize(&acc, need_log, sizeof(T) == 8);
 }
 
 /* ---- output pass ----------------------------------------------------------- */
 
 /* y[i] = f(x[i]) over one contiguous piece (y may be x). */
 static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
-                             const smc_rowstats *st, double inv_t_s, int use_t)
+                             const smc_rowstats *st, double inv_t_s, double inv_t_lo,
+                             int use_t)
 {
-    V m = SPLAT(st->m), inv_t = SPLAT(inv_t_s);
+    T ih, il, hi, lo;
+    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
+    V m = SPLAT(st->m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
     int64_t full = len / LANES * LANES, k = len - full;
     if (op == SMC_OP_SOFTMAX) {
-        V scale = SPLAT(st->scale);
+        FN(split2)(st->scale, st->scale_lo, &hi, &lo);
+        V sc_hi = SPLAT(hi), sc_lo = SPLAT(lo);
         for (int64_t i = 0; i < full; i += LANES)
-            VOP(store)(y + i, FN(softmax_vec)(VOP(load)(x + i), m, scale, inv_t, use_t));
-        if (k) {
-            V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
-            FN(store_partial)((char *)(y + full), FN(softmax_vec)(xv, m, scale, inv_t, use_t), k);
-        }
-    } else {
-        T hi = (T)st->log_sum, lo = (T)(st->log_sum - (double)hi);
-        V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo);
-        for (int64_t i = 0; i < full; i += LANES)
-            VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t, use_t));
+            VOP(store)(y + i, FN(softmax_vec)(VOP(load)(x + i), m, sc_hi, sc_lo, inv_t, inv_lo,
+                                              use_t));
         if (k) {
             V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
             FN(store_partial)((char *)(y + full),
-                              FN(log_softmax_vec)(xv, m, ls_hi, ls_lo, inv_t, use_t), k);
+                              FN(softmax_vec)(xv, m, sc_hi, sc_lo, inv_t, inv_lo, use_t), k);
+        }
+    } else {
+        FN(split2)(st->log_sum, st->log_sum_lo, &hi, &lo);
+        V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo);
+        for (int64_t i = 0; i < full; i += LANES)
+            VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t, inv_lo,
+                                                  use_t));
+        if (k) {
+            V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
+            FN(store_partial)((char *)(y + full),
+                              FN(log_softmax_vec)(xv, m, ls_hi, ls_lo, inv_t, inv_lo, use_t), k);
         }
     }
 }
@@ -267,11 +308,11 @@ static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
 /* Output pass over len elements with any steps, a block at a time. */
 static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
                               int64_t ystep, int64_t len, const smc_rowstats *st,
-                              double inv_t, int use_t)
+                              double inv_t, double inv_t_lo, int use_t)
 {
     const int64_t sz = (int64_t)sizeof(T);
     if (xstep == sz && ystep == sz) {
-        FN(apply_contig)(op, (const T *)x, (T *)y, len, st, inv_t, use_t);
+        FN(apply_contig)(op, (const T *)x, (T *)y, len, st, inv_t, inv_t_lo, use_t);
         return;
     }
     T in[BLOCK], out[BLOCK];
@@ -283,7 +324,7 @@ static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
             src = in;
         }
         T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
-        FN(apply_contig)(op, src, dst, bl, st, inv_t, use_t);
+        FN(apply_contig)(op, src, dst, bl, st, inv_t, inv_t_lo, use_t);
         if (ystep != sz)
             FN(scatter)(y + b * ystep, ystep, out, bl);
     }
@@ -318,12 +359,14 @@ static double FN(chunk_max)(const char *x, int64_t step, int64_t len)
 
 /* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum). */
 static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                         int64_t len, double inv_t_s, int use_t)
+                                         int64_t len, double inv_t_s, double inv_t_lo, int use_t)
 {
     const int64_t sz = (int64_t)sizeof(T);
     smc_partial st = smc_partial_empty();
     st.m = FN(chunk_max)(x, xstep, len);
-    V m = SPLAT(st.m), inv_t = SPLAT(inv_t_s), zero = SPLAT(0), one = SPLAT(1);
+    T ih, il;
+    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
+    V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
     T in[BLOCK], out[BLOCK];
     for (int64_t b = 0; b < len; b += BLOCK) {
         int64_t bl = len - b < BLOCK ? len - b : BLOCK;
@@ -338,7 +381,7 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(src + i);
             VM eq = VOP(eq)(xv, m);
-            V e = FN(softmax_vec)(xv, m, one, inv_t, use_t);
+            V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
             VOP(store)(dst + i, e);
             if ((i / LANES) & 1)
                 acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
@@ -350,7 +393,7 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
             /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
             V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
             VM eq = VOP(eq)(xv, m);
-            V e = FN(softmax_vec)(xv, m, one, inv_t, use_t);
+            V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
             FN(store_partial)((char *)(dst + full), e, k);
             acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
             cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
@@ -366,39 +409,58 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
     return st;
 }
 
-/* Pass 3: y *= factor over one chunk, where the chunk holds exp((x - m_chunk)/T). */
+/* Pass 3: y *= factor over one chunk, where the chunk holds exp((x - m_chunk)/T)
+ * and factor = exp((m_chunk - M)/T) / S, both kept two-term (hi + lo) and
+ * applied with one FMA, so the result is rounded once more, not three times. */
 static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double m_chunk,
-                                    const smc_rowstats *st, double inv_t)
+                                    const smc_rowstats *st, double inv_t, double inv_t_lo)
 {
     /* A chunk of only -inf (or NaN) under a finite row maximum holds NaN
      * from -inf - (-inf): its result is 0 (NaN if the row is NaN), not a
      * product. */
     int fill = m_chunk == -INFINITY && st->m != -INFINITY;
-    double f = m_chunk == st->m ? st->scale : exp((m_chunk - st->m) * inv_t) * st->scale;
-    T factor = (T)f;
-    V fv = SPLAT(factor);
-    if (ystep == (int64_t)sizeof(T)) {
-        T *p = (T *)y;
-        int64_t full = len / LANES * LANES;
-        for (int64_t i = 0; i < full; i += LANES)
-            VOP(store)(p + i, fill ? fv : VOP(mul)(VOP(load)(p + i), fv));
-        if (full < len) {
-            V v = FN(load_partial)((const char *)(p + full), len - full, (T)0);
-            FN(store_partial)((char *)(p + full), fill ? fv : VOP(mul)(v, fv), len - full);
-        }
-        return;
+    double f = st->scale, f_lo = st->scale_lo;
+    if (m_chunk != st->m) {
+        double g_lo, g = smc_exp_diff_extended(m_chunk, st->m, inv_t, inv_t_lo, &g_lo);
+        double p_err;
+        f = smc_two_prod(g, st->scale, &p_err);
+        f_lo = p_err + (g * st->scale_lo + g_lo * st->scale);
+        if (f == 0.0 || !isfinite(f_lo))
+            f_lo = 0.0;
     }
-    for (int64_t i = 0; i < len; i++)
-        FN(store1)(y + i * ystep, fill ? factor : FN(load1)(y + i * ystep) * factor);
+    T hi, lo;
+    FN(split2)(f, f_lo, &hi, &lo);
+    V fv = SPLAT(hi), fv_lo = SPLAT(lo);
+    T buf[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        T *p = (T *)(y + b * ystep);
+        if (ystep != (int64_t)sizeof(T)) {
+            FN(gather)(buf, y + b * ystep, ystep, bl);
+            p = buf;
+        }
+        int64_t full = bl / LANES * LANES;
+        for (int64_t i = 0; i < full; i += LANES) {
+            V v = VOP(load)(p + i);
+            VOP(store)(p + i, fill ? fv : VOP(fma)(v, fv, VOP(mul)(v, fv_lo)));
+        }
+        if (full < bl) {
+            V v = FN(load_partial)((const char *)(p + full), bl - full, (T)0);
+            FN(store_partial)((char *)(p + full), fill ? fv : VOP(fma)(v, fv, VOP(mul)(v, fv_lo)),
+                              bl - full);
+        }
+        if (ystep != (int64_t)sizeof(T))
+            FN(scatter)(y + b * ystep, ystep, buf, bl);
+    }
 }
 
 static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep, int64_t n,
-                            double inv_t, int use_t)
+                            double inv_t, double inv_t_lo, int use_t)
 {
     if (n <= SMC_CHUNK) {
-        smc_partial p = FN(softmax_chunk_exp)(x, xstep, y, ystep, n, inv_t, use_t);
-        smc_rowstats st = smc_finalize(&p, 0);
-        FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t);
+        smc_partial p = FN(softmax_chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t);
+        smc_rowstats st = smc_finalize(&p, 0, sizeof(T) == 8);
+        FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t, inv_t_lo);
         return;
     }
     /* long row: pass 3 needs every chunk's maximum (x may be overwritten
@@ -409,25 +471,25 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
     double *mk = nchunks <= ON_STACK ? stack_mk : malloc((size_t)nchunks * sizeof(double));
     if (!mk) {
         /* no memory for the maxima: two exps per element, no scratch */
-        smc_rowstats st = FN(row_stats)(x, xstep, n, inv_t, use_t, 0);
-        FN(apply_strided)(SMC_OP_SOFTMAX, x, xstep, y, ystep, n, &st, inv_t, use_t);
+        smc_rowstats st = FN(row_stats)(x, xstep, n, inv_t, inv_t_lo, use_t, 0);
+        FN(apply_strided)(SMC_OP_SOFTMAX, x, xstep, y, ystep, n, &st, inv_t, inv_t_lo, use_t);
         return;
     }
     smc_partial acc = smc_partial_empty();
     for (int64_t ch = 0; ch < nchunks; ch++) {
         int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
         smc_partial p = FN(softmax_chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
-                                              len, inv_t, use_t);
+                                              len, inv_t, inv_t_lo, use_t);
         mk[ch] = p.m;
         if (ch == 0)
             acc = p;
         else
-            smc_partial_merge(&acc, &p, inv_t);
+            smc_partial_merge(&acc, &p, inv_t, inv_t_lo);
     }
-    smc_rowstats st = smc_finalize(&acc, 0);
+    smc_rowstats st = smc_finalize(&acc, 0, sizeof(T) == 8);
     for (int64_t ch = 0; ch < nchunks; ch++) {
         int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        FN(softmax_chunk_scale)(y + c0 * ystep, ystep, len, mk[ch], &st, inv_t);
+        FN(softmax_chunk_scale)(y + c0 * ystep, ystep, len, mk[ch], &st, inv_t, inv_t_lo);
     }
     if (mk != stack_mk)
         free(mk);
@@ -445,15 +507,17 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
         const char *x = xb + it.xoff;
         char *y = yb + it.yoff;
         if (job->op == SMC_OP_SOFTMAX) {
-            FN(softmax_row)(x, job->x.step, y, job->y.step, job->g.n, job->inv_t, job->use_t);
+            FN(softmax_row)(x, job->x.step, y, job->y.step, job->g.n, job->inv_t, job->inv_t_lo,
+                            job->use_t);
             continue;
         }
-        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->use_t, 1);
+        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->inv_t_lo,
+                                        job->use_t, 1);
         if (job->op == SMC_OP_LOGSUMEXP)
             FN(store1)(y, (T)st.lse);
         else
             FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, job->g.n, &st,
-                              job->inv_t, job->use_t);
+                              job->inv_t, job->inv_t_lo, job->use_t);
     }
 }
 
@@ -467,10 +531,11 @@ static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
     smc_partial *out = &job->partials[row * job->nchunks + chunk];
     if (job->op == SMC_OP_SOFTMAX) {   /* writes exp to y, as softmax_row does */
         char *y = (char *)job->y.data + yoff + c0 * job->y.step;
-        *out = FN(softmax_chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t, job->use_t);
+        *out = FN(softmax_chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t,
+                                     job->inv_t_lo, job->use_t);
         return;
     }
-    *out = FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->use_t);
+    *out = FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->inv_t_lo, job->use_t);
 }
 
 static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
@@ -483,11 +548,11 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
     char *y = (char *)job->y.data + yoff + c0 * job->y.step;
     if (job->op == SMC_OP_SOFTMAX) {
         FN(softmax_chunk_scale)(y, job->y.step, len, job->partials[row * job->nchunks + chunk].m,
-                                &job->stats[row], job->inv_t);
+                                &job->stats[row], job->inv_t, job->inv_t_lo);
         return;
     }
     FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, len, &job->stats[row],
-                      job->inv_t, job->use_t);
+                      job->inv_t, job->inv_t_lo, job->use_t);
 }
 
 /* ---- column mode ------------------------------------------------------------------
@@ -521,7 +586,9 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     const int64_t ls = job->x.strides[job->g.ndim - 1];   /* between lanes */
     const int64_t ylane = job->y.strides[job->g.ndim - 1];
     const int use_t = job->use_t;
-    const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
+    T ih, il;
+    FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
+    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
     const int nv = (int)((k + LANES - 1) / LANES);       /* vectors in use */
     int64_t kv[G];                                        /* lanes per vector */
     for (int g = 0; g < G; g++)
@@ -565,9 +632,8 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 if (!(mn[l] > mo[l]))
                     continue;
                 smc_partial pl = { mo[l], count[g * LANES + l], h[l], lw[l] };
-                smc_partial_rescale(&pl, mn[l], job->inv_t);
-                h[l] = (T)pl.s_hi;
-                lw[l] = (T)(pl.s_hi - (double)h[l]);
+                smc_partial_rescale(&pl, mn[l], job->inv_t, job->inv_t_lo);
+                FN(split2)(pl.s_hi, pl.s_lo, &h[l], &lw[l]);
                 count[g * LANES + l] = 0.0;
             }
             m[g] = vmax[g];
@@ -586,10 +652,8 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 for (int g = 0; g < nv; g++) {
                     V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
                     VM eq = VOP(eq)(xv, m[g]);
-                    V d = VOP(sub)(xv, m[g]);
-                    if (use_t)
-                        d = VOP(mul)(d, inv_t);
-                    acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, FN(exp_core)(d, zero)));
+                    V e = FN(exp_diff)(xv, m[g], inv_t, inv_lo, use_t);
+                    acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
                     cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
                 }
             }
@@ -622,23 +686,23 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     }
     smc_rowstats st[W];
     for (int l = 0; l < k; l++)
-        st[l] = smc_finalize(&lane[l], job->op != SMC_OP_SOFTMAX);
+        st[l] = smc_finalize(&lane[l], job->op != SMC_OP_SOFTMAX, sizeof(T) == 8);
     if (job->op == SMC_OP_LOGSUMEXP) {
         for (int l = 0; l < k; l++)
             FN(store1)(y + l * ylane, (T)st[l].lse);
         return;
     }
+    /* per lane: the maximum, and the row constant as hi (b) + lo (c) */
     T a[W], b[W], c[W];
     for (int l = 0; l < W; l++) {
-        int ok = l < k;
-        a[l] = ok ? (T)st[l].m : (T)0;
-        if (job->op == SMC_OP_SOFTMAX) {
-            b[l] = ok ? (T)st[l].scale : (T)0;
-            c[l] = 0;
-        } else {
-            b[l] = ok ? (T)st[l].log_sum : (T)0;
-            c[l] = ok ? (T)(st[l].log_sum - (double)b[l]) : (T)0;
-        }
+        a[l] = b[l] = c[l] = (T)0;
+        if (l >= k)
+            continue;
+        a[l] = (T)st[l].m;
+        if (job->op == SMC_OP_SOFTMAX)
+            FN(split2)(st[l].scale, st[l].scale_lo, &b[l], &c[l]);
+        else
+            FN(split2)(st[l].log_sum, st[l].log_sum_lo, &b[l], &c[l]);
     }
     V pm[G], p1[G], p2[G];
     for (int g = 0; g < nv; g++) {
@@ -657,8 +721,8 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         for (int g = 0; g < nv; g++) {
             V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
             V out = job->op == SMC_OP_SOFTMAX
-                        ? FN(softmax_vec)(xv, pm[g], p1[g], inv_t, use_t)
-                        : FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, use_t);
+                        ? FN(softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t)
+                        : FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t);
             char *yp = y + i * ys + g * LANES * ylane;
             if (y_contig && kv[g] == LANES) {
                 VOP(store)((T *)yp, out);
@@ -685,48 +749,56 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
     const int64_t ls = job->x.strides[job->g.ndim - 1];
     const int64_t ylane = job->y.strides[job->g.ndim - 1];
     const int use_t = job->use_t;
-    const V inv_t = SPLAT(job->inv_t), zero = SPLAT(0), one = SPLAT(1);
+    T ih, il;
+    FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
+    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
     V xv[SMC_SHORT_MAX_VECS * LANES];
     V m = SPLAT(-INFINITY);
     for (int64_t i = 0; i < n; i++) {
         xv[i] = FN(col_load)(x + i * xs, k, ls);
         m = VOP(max)(xv[i], m);
     }
-    V acc0 = zero, acc1 = zero, cnt = zero;
+    /* A lane's whole sum is these few terms added in T.  In float32 their
+     * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
+     * are kept (Fast2Sum: acc is the larger part once it holds a term). */
+    const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
+    V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
     for (int64_t i = 0; i < n; i++) {
         VM eq = VOP(eq)(xv[i], m);
-        V d = VOP(sub)(xv[i], m);
-        if (use_t)
-            d = VOP(mul)(d, inv_t);
-        V e = VOP(select)(eq, zero, FN(exp_core)(d, zero));
-        if (i & 1)
-            acc1 = VOP(add)(acc1, e);
-        else
-            acc0 = VOP(add)(acc0, e);
+        V e = VOP(select)(eq, zero, FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t));
+        V *acc = (i & 1) ? &acc1 : &acc0;
+        V s = VOP(add)(*acc, e);
+        if (compensate)
+            lo = VOP(add)(lo, VOP(sub)(e, VOP(sub)(s, *acc)));
+        *acc = s;
         cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
     }
-    T mb[LANES], sb[LANES], cb[LANES], p1[LANES], p2[LANES];
+    T mb[LANES], sb0[LANES], sb1[LANES], lb[LANES], cb[LANES], p1[LANES], p2[LANES];
     VOP(store)(mb, m);
-    VOP(store)(sb, VOP(add)(acc0, acc1));
+    VOP(store)(sb0, acc0);
+    VOP(store)(sb1, acc1);
+    VOP(store)(lb, lo);
     VOP(store)(cb, cnt);
     int need_log = job->op != SMC_OP_SOFTMAX;
     for (int l = 0; l < LANES; l++) {
-        smc_partial pl = { mb[l], cb[l], sb[l], 0.0 };
-        smc_rowstats st = smc_finalize(&pl, need_log && l < k);
+        smc_partial pl = { mb[l], cb[l], (double)sb0[l] + (double)sb1[l], (double)lb[l] };
+        smc_rowstats st = smc_finalize(&pl, need_log && l < k, sizeof(T) == 8);
         if (job->op == SMC_OP_LOGSUMEXP) {
             if (l < k)
                 FN(store1)(y + l * ylane, (T)st.lse);
             continue;
         }
-        p1[l] = job->op == SMC_OP_SOFTMAX ? (T)st.scale : (T)st.log_sum;
-        p2[l] = job->op == SMC_OP_SOFTMAX ? (T)0 : (T)(st.log_sum - (double)p1[l]);
+        if (job->op == SMC_OP_SOFTMAX)
+            FN(split2)(st.scale, st.scale_lo, &p1[l], &p2[l]);
+        else
+            FN(split2)(st.log_sum, st.log_sum_lo, &p1[l], &p2[l]);
     }
     if (job->op == SMC_OP_LOGSUMEXP)
         return;
     V a = VOP(load)(p1), b = VOP(load)(p2);
     for (int64_t i = 0; i < n; i++) {
-        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv[i], m, a, inv_t, use_t)
-                                          : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, use_t);
+        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t)
+                                          : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
         T o[LANES];
         VOP(store)(o, out);
         for (int l = 0; l < k; l++)
