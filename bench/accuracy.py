@@ -37,22 +37,23 @@ OPS = ("softmax", "log_softmax", "logsumexp")
 
 NOTES = """\
 **Known limits.**
-- float64 logsumexp stays within 1 ulp where log(sum) is a small part of the
-  result (rows whose maximum is well away from 0), but not where it is most
-  of it: short flat rows (N(0, 1) rows of 10: 1.7 ulp; rows of 3 reach about
-  2.3) and results near 0 (1.8 ulp). There the result inherits the error of
-  the sum of exps, each computed to ~0.9 ulp in float64, plus the rounding
-  of log(sum) to 53 bits. Reaching 1 ulp needs both in more than double
-  precision (a two-term exp in the sum pass and an extended-precision
-  log1p, ~60 ns per row with x87 log1pl, and still 1.3 ulp on rows of 10),
-  which the speed targets do not allow. The peers are at 1.6–2.7 ulp on
-  the same rows. float32 is within 1 ulp everywhere (sums and logs are in
-  double).
-- logsumexp of rows whose maximum m is negative and log(sum) ≈ −m (a result
-  near 0 by cancellation, e.g. N(−7, 1) rows of 1000): the result's relative
-  error grows with |m| / |result|, as for every implementation that sums exps
-  in working precision (10 ulp for N(−7, 1) rows of 1000, peers the same).
-  The cases above avoid that ill-conditioned regime.
+- float64 logsumexp is within 1 ulp where log(sum) is a small part of the
+  result (rows whose maximum is well away from 0), not where it is most of
+  it: short flat rows (N(0, 1) rows of 10; rows of 3 reach about 2.3 ulp)
+  and results near 0 (peaked rows with maximum 0). There the result
+  inherits the error of the sum of exps, each computed to ~0.9 ulp in
+  float64, plus the rounding of log(sum) to 53 bits. 1 ulp needs both in
+  more than double precision (a two-term exp in the sum pass and an
+  extended-precision log1p, ~60 ns per row with x87 log1pl, and still 1.3
+  ulp on rows of 10), which the speed targets do not allow. The peers are
+  in the same range on those rows (1.6–2.1 ulp). float32 stays within
+  1 ulp: its sums and logs are in double.
+- logsumexp of rows whose maximum m is negative with log(sum) ≈ −m (a
+  result near 0 by cancellation, e.g. N(−7, 1) rows of 1000, or float32 rows
+  of 3 around −0.5): the relative error grows like |m| / |result|, as for
+  any implementation that sums exps in working precision (about 10 ulp for
+  N(−7, 1) rows of 1000; the peers the same). The cases above avoid that
+  ill-conditioned regime.
 """
 
 DEFINITIONS = """\
