@@ -762,10 +762,15 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
      * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
      * are kept (Fast2Sum: acc is the larger part once it holds a term). */
     const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
+    /* softmax keeps each exp for the output instead of computing it twice */
+    const int keep_exp = job->op == SMC_OP_SOFTMAX;
     V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
     for (int64_t i = 0; i < n; i++) {
         VM eq = VOP(eq)(xv[i], m);
-        V e = VOP(select)(eq, zero, FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t));
+        V e = FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t);
+        if (keep_exp)
+            xv[i] = e;
+        e = VOP(select)(eq, zero, e);
         V *acc = (i & 1) ? &acc1 : &acc0;
         V s = VOP(add)(*acc, e);
         if (compensate)
@@ -797,8 +802,8 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         return;
     V a = VOP(load)(p1), b = VOP(load)(p2);
     for (int64_t i = 0; i < n; i++) {
-        V out = job->op == SMC_OP_SOFTMAX ? FN(softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t)
-                                          : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
+        V out = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))   /* exp * scale */
+                         : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
         T o[LANES];
         VOP(store)(o, out);
         for (int l = 0; l < k; l++)
