@@ -264,12 +264,27 @@ def _cross_entropy_targets(index, dtype, workloads):
     return targets
 
 
+def _target_group_tally(targets):
+    """PASS count per target, op and dtype, with the worst measured value."""
+    lines = ["| target | op | dtype | PASS | of | worst measured (workload) |", "|---|---|---|---|---|---|"]
+    groups = ordered_unique((t["target"], t["op"], t["dtype"]) for t in targets)
+    for name, op, dtype in groups:
+        members = [t for t in targets if (t["target"], t["op"], t["dtype"]) == (name, op, dtype)]
+        judged = [t for t in members if t["result"] in ("PASS", "MISS")]
+        passed = sum(t["result"] == "PASS" for t in judged)
+        worst = min(judged, key=lambda t: t["measured"] / t["required"], default=None)
+        worst_text = f"{worst['measured']:.2f} ({worst['workload']})" if worst else "—"
+        lines.append(f"| {name} | {op} | {dtype} | {passed} | {len(judged)} | {worst_text} |")
+    return lines
+
+
 def targets_markdown(targets):
     tally = {}
     for t in targets:
         tally[t["result"]] = tally.get(t["result"], 0) + 1
     counts = ", ".join(f"{n} {result}" for result, n in sorted(tally.items()))
-    lines = ["## Targets (issues 3 and 4)", "", f"{counts or 'no targets evaluated'}", "",
+    lines = ["## Targets (issues 3 and 4)", "", f"{counts or 'no targets evaluated'}", ""]
+    lines += _target_group_tally(targets) + ["",
              "| target | op | dtype | workload | measured | required | result | note |",
              "|---|---|---|---|---|---|---|---|"]
     for t in targets:
