@@ -392,7 +392,19 @@ def write_atomically(path, text):
 def write_json(path, machine, config, notes, records, targets):
     payload = {"machine": machine, "config": config, "notes": notes,
                "results": records, "targets": targets}
-    write_atomically(path, json.dumps(_rounded(payload), indent=1, default=str) + "\n")
+    write_atomically(path, _json_text(_rounded(payload)))
+
+
+def _json_text(payload):
+    """JSON with one measurement (or target) per line: compact, and diffs stay readable."""
+    fields = []
+    for key, value in payload.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            rows = ",\n  ".join(json.dumps(item, separators=(",", ":"), default=str) for item in value)
+            fields.append(f" {json.dumps(key)}: [\n  {rows}\n ]")
+        else:
+            fields.append(f" {json.dumps(key)}: {json.dumps(value, default=str)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def _rounded(value, digits=5):
