@@ -203,14 +203,17 @@ def prepare_contestants(contestants, case, min_time):
 
 
 def round_schedule(contestants):
-    """One round: references first, then each op's contestants after another copy sample."""
+    """One round: references first, then each op's contestants after another copy sample.
+
+    Within an op, multi-threaded PyTorch goes first, so that the copy sample
+    never directly follows it (its OpenMP workers may still be spinning)."""
     copy = [i for i, c in enumerate(contestants) if c.name == "np.copyto"]
-    schedule, previous_op = [], None
-    for i, contestant in enumerate(contestants):
-        if contestant.op != "reference" and contestant.op != previous_op:
-            schedule += copy
-        schedule.append(i)
-        previous_op = contestant.op
+    schedule = [i for i, c in enumerate(contestants) if c.op == "reference"]
+    for op in dict.fromkeys(c.op for c in contestants if c.op != "reference"):
+        group = [i for i, c in enumerate(contestants) if c.op == op]
+        group.sort(key=lambda i: not (contestants[i].library == "torch"
+                                      and (contestants[i].threads or 1) > 1))
+        schedule += copy + group
     return schedule
 
 
