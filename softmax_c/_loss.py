@@ -6,6 +6,7 @@ one pass writing the gradient, the GIL released).  Nothing the size of the
 logits is allocated except the gradient itself when no ``grad_out`` is
 given (and a scratch array when ``grad_out`` partially overlaps an input).
 """
+import numbers
 import operator
 
 import numpy as np
@@ -39,13 +40,10 @@ def _check_reduction(reduction):
 
 
 def _check_label_smoothing(label_smoothing):
-    if isinstance(label_smoothing, bool):
-        raise TypeError("label_smoothing must be a real number in [0, 1]; got a bool")
-    try:
-        eps = float(label_smoothing)
-    except (TypeError, ValueError):
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
         raise TypeError(f"label_smoothing must be a real number in [0, 1]; "
-                        f"got {label_smoothing!r}") from None
+                        f"got {label_smoothing!r}")
+    eps = float(label_smoothing)
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     return eps

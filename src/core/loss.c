@@ -6,7 +6,9 @@
  *
  * Per-row losses go to a buffer of `rows` doubles and are reduced in row
  * order on one thread, so the total is bitwise identical for every thread
- * count.  Nothing the size of the logits is ever allocated.
+ * count.  The batch sums (losses, weights) are two-term (compensated) sums,
+ * so a float64 mean stays within an ulp or two of its rows however many
+ * there are.  Nothing the size of the logits is ever allocated.
  */
 #include <stdlib.h>
 #include "loss_job.h"
@@ -44,7 +46,7 @@ static int check_labels(const smc_loss_job *job, int dt, int64_t rows, double *w
                         int64_t *bad_row)
 {
     smc_multi_iter it;
-    double s = 0.0;
+    double s_hi = 0.0, s_lo = 0.0;
     smc_multi_iter_init(&it, &job->g, &job->target, NULL, NULL, 0);
     for (int64_t r = 0; r < rows; r++, smc_multi_iter_next(&it)) {
         int64_t t;
@@ -56,9 +58,9 @@ static int check_labels(const smc_loss_job *job, int dt, int64_t rows, double *w
                 *bad_row = r;
             return SMC_ERR_LABEL;
         }
-        s += weight_of(dt, job->weight, t);
+        smc_twosum_add(&s_hi, &s_lo, weight_of(dt, job->weight, t));
     }
-    *wsum = s;
+    *wsum = isfinite(s_hi) ? s_hi + s_lo : s_hi;   /* lo is NaN after inf */
     return SMC_OK;
 }
 
@@ -130,7 +132,7 @@ static int cross_entropy(int dt, const smc_grid *g, const smc_array *logits,
     }
     job.grad_scale = reduction == SMC_REDUCE_MEAN ? 1.0 / divisor : 1.0;
 
-    double sum = 0.0;
+    double sum = 0.0, sum_lo = 0.0;
     if (rows > 0) {
         job.row_loss = malloc((size_t)rows * sizeof(double));
         if (!job.row_loss)
@@ -150,7 +152,9 @@ static int cross_entropy(int dt, const smc_grid *g, const smc_array *logits,
             smc_parallel_for((rows + c.rows_per_item - 1) / c.rows_per_item, nthreads,
                              loss_item, &c);
         for (int64_t r = 0; r < rows; r++)
-            sum += job.row_loss[r];
+            smc_twosum_add(&sum, &sum_lo, job.row_loss[r]);
+        if (isfinite(sum))
+            sum += sum_lo;      /* after an infinite row lo is NaN: keep the inf */
         if (want_loss)
             store_row_losses(dt, g, loss, job.row_loss, rows);
         free(job.row_loss);

@@ -1,0 +1,85 @@
+"""Slow, obviously-right NumPy twins of cross_entropy and the backward passes.
+
+Written from the definitions, in np.longdouble, for clarity and not speed:
+
+* cross-entropy follows PyTorch's documented formulas literally: build
+  log_softmax, pick / weight / smooth the target distribution, sum, divide;
+* its gradient is the textbook one, p * (sum of the target weights) minus
+  the weighted target distribution (checked separately against finite
+  differences and PyTorch in the tests);
+* the backward passes are the one-line formulas of issue 4.
+
+The class axis is moved last, so every function works on rows.
+"""
+
+import numpy as np
+
+LD = np.longdouble
+
+
+def log_softmax_rows(x):
+    """log_softmax along the last axis, shifted by the row maximum."""
+    x = np.asarray(x, dtype=LD)
+    m = np.max(x, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+        return x - lse
+
+
+def _target_distribution(target, n_classes, labels, ignore_index, eps):
+    """(q, keep): the smoothed target distribution per row and the rows that
+    count.  Integer targets: (1 - eps) * onehot + eps / n; ignored rows are
+    all zero.  Probability targets: (1 - eps) * q + eps / n."""
+    if labels:
+        t = np.asarray(target, dtype=np.int64)
+        keep = t != ignore_index
+        onehot = (np.arange(n_classes) == t[..., None]).astype(LD)
+        q = (1 - LD(eps)) * onehot + LD(eps) / n_classes
+        q[~keep] = 0
+        return q, keep
+    q = np.asarray(target, dtype=LD)
+    return (1 - LD(eps)) * q + LD(eps) / n_classes, np.ones(q.shape[:-1], dtype=bool)
+
+
+def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
+                  reduction="mean", label_smoothing=0.0):
+    """(loss, grad) in longdouble; grad is d(loss)/d(logits) ("none": of the sum)."""
+    x = np.moveaxis(np.asarray(logits, dtype=LD), axis, -1)
+    n = x.shape[-1]
+    target = np.asarray(target)
+    labels = target.dtype.kind in "iu"
+    if not labels:
+        target = np.moveaxis(target, axis, -1)
+    w = np.ones(n, dtype=LD) if weight is None else np.asarray(weight, dtype=LD)
+    q, keep = _target_distribution(target, n, labels, ignore_index, label_smoothing)
+    logp = log_softmax_rows(x)
+    with np.errstate(invalid="ignore"):
+        per_row = -np.sum(q * w * logp, axis=-1)
+        p = np.exp(logp)
+        grad = p * np.sum(q * w, axis=-1, keepdims=True) - q * w
+    if reduction == "none":
+        loss = per_row
+    else:
+        loss = np.sum(per_row)
+        if reduction == "mean":
+            if labels:
+                # PyTorch: divide by the summed weights of the kept targets
+                t = np.where(keep, np.asarray(target, dtype=np.int64), 0)
+                divisor = np.sum(np.where(keep, w[t], 0))
+            else:
+                divisor = LD(per_row.size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = loss / divisor
+                grad = grad / divisor
+    return loss, np.moveaxis(grad, -1, axis)
+
+
+def softmax_backward(y, dy, axis=-1):
+    y, dy = np.asarray(y, dtype=LD), np.asarray(dy, dtype=LD)
+    return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+
+
+def log_softmax_backward(y, dy, axis=-1):
+    y, dy = np.asarray(y, dtype=LD), np.asarray(dy, dtype=LD)
+    return dy - np.exp(y) * np.sum(dy, axis=axis, keepdims=True)
