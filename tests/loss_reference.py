@@ -55,7 +55,17 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
     q, keep = _target_distribution(target, n, labels, ignore_index, label_smoothing)
     logp = log_softmax_rows(x)
     with np.errstate(invalid="ignore"):
-        per_row = -np.sum(q * w * logp, axis=-1)
+        if labels:
+            # PyTorch: (1 - eps) * nll + eps / n * smoothing term, the latter
+            # only when eps > 0 (so -inf logits of other classes are harmless)
+            t = np.where(keep, target, 0)
+            nll = -w[t] * np.take_along_axis(logp, t[..., None], -1)[..., 0]
+            per_row = (1 - LD(label_smoothing)) * nll
+            if label_smoothing > 0:
+                per_row = per_row + LD(label_smoothing) / n * -np.sum(w * logp, axis=-1)
+            per_row = np.where(keep, per_row, 0)
+        else:
+            per_row = -np.sum(q * w * logp, axis=-1)
         p = np.exp(logp)
         grad = p * np.sum(q * w, axis=-1, keepdims=True) - q * w
     if reduction == "none":

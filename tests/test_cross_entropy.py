@@ -156,6 +156,31 @@ def test_long_rows_match_reference(sc, isa, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("labels", [True, False])
+def test_rows_whose_maximum_keeps_rising(sc, isa, rng, dtype, labels):
+    """Sorted rows: every block raises the running maximum, so the stored
+    exps of the first pass need many rescalings (more than the kernel keeps
+    segments for); also in place."""
+    x, t, w = make_case(rng, dtype, (3, 9000), -1, labels, weight=True, ignore=False)
+    x = np.sort(x, axis=1) * 4
+    x[1] = x[1, ::-1]                              # and one falling row
+    check_against_reference(sc, x, t, weight=w, label_smoothing=0.1)
+    want = sc.cross_entropy(x, t, weight=w, return_grad=True)
+    got = sc.cross_entropy(x, t, weight=w, return_grad=True, grad_out=x)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(x, want[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leading_masked_block_then_finite_logits(sc, isa, rng, dtype):
+    x = (rng.standard_normal((2, 700)) * 3).astype(dtype)
+    x[:, :300] = -np.inf
+    t = np.array([400, 650])
+    loss, grad = check_against_reference(sc, x, t, reduction="none", label_smoothing=0.0)
+    assert np.all(grad[:, :300] == 0) and np.all(np.isfinite(loss))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_ignore_index_can_be_a_valid_class(sc, rng, dtype):
     x, t, _ = make_case(rng, dtype, (8, 5), -1, True, weight=False, ignore=False)
     t[:4] = 2

@@ -38,6 +38,19 @@ typedef struct smc_loss_job {
     double *row_loss;         /* [rows] per-row losses, in grid row order */
 } smc_loss_job;
 
+/* After the first pass over a row, the gradient row holds e_j = exp(x_j - m_s)
+ * where m_s is the running maximum when its block was read: segment s covers
+ * elements start[s] .. start[s+1]-1.  The second pass multiplies segment s
+ * by exp(m_s - m).  The running maximum settles early in most rows, so a
+ * few segments suffice; when they run out, the prefix is rescaled at once. */
+#define SMC_SEGMENTS 32
+
+typedef struct smc_segments {
+    int n;
+    int64_t start[SMC_SEGMENTS];
+    double m[SMC_SEGMENTS];
+} smc_segments;
+
 /* out = softmax_backward(y, dy) or log_softmax_backward(y, dy) per row. */
 enum smc_bwd_op { SMC_BWD_SOFTMAX = 0, SMC_BWD_LOG_SOFTMAX = 1 };
 

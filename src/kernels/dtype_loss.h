@@ -3,17 +3,21 @@
  * log_softmax backward passes, written once for both dtypes.
  *
  * kernels.c includes this file right after dtype_kernels.h, with the same
- * DT / T / LANES definitions, and uses that file's exp_core, stats_block,
- * row_stats and apply_strided.  The formulas are in core/loss_job.h.
+ * DT / T / LANES definitions, and uses that file's exp_core, scaled_diff,
+ * the smc_partial online normaliser and the load/store/gather helpers.
+ * The formulas are in core/loss_job.h.
  *
- * Memory passes per row: one read pass for the row statistics (maximum,
- * sum of exp, and the u-sums of label smoothing / probability targets) and
- * one pass that reads the row again and writes the gradient.  The loss
- * comes from log-sum-exp, never from log(softmax).  A row reads everything
- * it needs before it writes, so the gradient may overwrite the logits.
+ * Cross-entropy, per row: one read pass over the logits for the online
+ * normaliser (and the u-sums of label smoothing / probability targets)
+ * that also stores exp(x - running max) in the gradient row, then one pass
+ * over the gradient row that rescales it (and subtracts the u term).  One
+ * exp per element; the loss comes from log-sum-exp, never log(softmax).
+ * The target logit is read before anything is written, so the gradient
+ * may overwrite the logits.
  */
 
 #define V         SMC_CAT(DT, v)
+#define VM        SMC_CAT(DT, m)
 #define VOP(op)   SMC_CAT3(DT, _, op)
 #define FN(name)  SMC_CAT3(DT, _, name)
 #define SPLAT(c)  VOP(set1)((T)(c))
@@ -92,78 +96,201 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
     s->d += bd;
 }
 
-/* Row statistics plus u-sums in one read pass over the row. */
-static smc_rowstats FN(xent_stats)(const smc_loss_job *job, const char *x, const char *q,
-                                   FN(usums) *s)
-{
-    const int64_t n = job->g.n, xs = job->x.step, qs = job->target.step;
-    const T *w = (const T *)job->weight;
-    smc_partial st = smc_partial_empty();
-    T xbuf[BLOCK], qbuf[BLOCK];
-    s->u = s->d = s->ref = 0.0;
-    for (int64_t b = 0; b < n; b += BLOCK) {
-        int64_t bl = n - b < BLOCK ? n - b : BLOCK;
-        const T *xb = FN(contig_view)(x + b * xs, xs, bl, xbuf);
-        const T *qb = job->kind == SMC_TARGET_PROBS ? FN(contig_view)(q + b * qs, qs, bl, qbuf)
-                                                    : NULL;
-        FN(stats_block)((const char *)xb, bl, &st, 1.0, 0);
-        if (isfinite(st.m) && st.m != s->ref) {
-            /* move D to the new maximum: each term shifts by (ref - m) */
-            if (s->u != 0.0)
-                s->d += (s->ref - st.m) * s->u;
-            s->ref = st.m;
-        }
-        FN(usum_block)(job, xb, qb, w ? w + b : NULL, bl, s);
-    }
-    return smc_finalize(&st, 1);
-}
+/* ---- cross-entropy: the first pass ---------------------------------------------
+ * One read pass over the row computes the online normaliser (maximum m,
+ * count c of elements equal to m, sum s of the others' exp, as stats_block
+ * does), the u-sums, and -- when a gradient is wanted -- stores
+ * e_j = exp(x_j - m_b) in the gradient row, with m_b the running maximum
+ * after block b.  The second pass then only rescales what is stored: one
+ * exp per element in total instead of two, which is most of the cost. */
 
-/* ---- cross-entropy: the gradient pass ---------------------------------------- */
-
-/* out = A * exp(x - m) - B * u over one contiguous block (out may be x). */
-static void FN(xent_grad_block)(const smc_loss_job *job, const T *x, const T *q, const T *w,
-                                T *out, int64_t len, V m, V A, V B)
+/* Raise st's maximum to that of the block (rescaling st). */
+static void FN(block_max_update)(const T *x, int64_t len, smc_partial *st)
 {
-    V one = SPLAT(1);
     int64_t full = len / LANES * LANES, k = len - full;
-    for (int64_t i = 0; i < full; i += LANES) {
-        V p = FN(softmax_vec)(VOP(load)(x + i), m, A, one, 0);
-        VOP(store)(out + i, VOP(sub)(p, VOP(mul)(B, FN(u_vec)(job, q, w, i))));
+    V vmax = SPLAT(-INFINITY);
+    for (int64_t i = 0; i < full; i += LANES)
+        vmax = VOP(max)(VOP(load)(x + i), vmax);      /* NaN ignored */
+    if (k)
+        vmax = VOP(max)(FN(load_partial)((const char *)(x + full), k, (T)-INFINITY), vmax);
+    double bm = FN(hmax)(vmax);
+    if (bm > st->m)
+        smc_partial_rescale(st, bm, 1.0);
+}
+
+/* exp(x - m) with the rounding error of x - m carried into the exp; exactly
+ * 1 where x == m (also for x == m == -inf, which a later maximum rescales
+ * to 0 instead of inf - inf = NaN). */
+static inline V FN(exp_shifted)(V xv, V m, VM eq)
+{
+    V err;
+    V d = FN(scaled_diff)(xv, m, SPLAT(1), 0, &err);
+    return VOP(select)(eq, SPLAT(1), FN(exp_core)(d, err));
+}
+
+/* Fold the exps of one contiguous block into st (against st->m); store
+ * them in e unless e is NULL.  e may be x. */
+static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st)
+{
+    V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
+    V acc0 = zero, acc1 = zero, cnt = zero;
+    int64_t full = len / LANES * LANES, k = len - full, i = 0;
+#define SMC_EXP_TERM(acc, j)                                                  \
+    do {                                                                      \
+        V xv_ = VOP(load)(x + (j));                                           \
+        VM eq_ = VOP(eq)(xv_, m);                                             \
+        V ev_ = FN(exp_shifted)(xv_, m, eq_);                                 \
+        if (e)                                                                \
+            VOP(store)(e + (j), ev_);                                         \
+        acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                     \
+        cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
+    } while (0)
+    for (; i + 2 * LANES <= full; i += 2 * LANES) {
+        SMC_EXP_TERM(acc0, i);
+        SMC_EXP_TERM(acc1, i + LANES);
     }
+    if (i < full)
+        SMC_EXP_TERM(acc0, i);
+#undef SMC_EXP_TERM
+    double bsum = FN(hsum)(VOP(add)(acc0, acc1)), bcnt = FN(hsum)(cnt);
     if (k) {
-        /* pad q and w too, so u_vec reads only in-bounds copies */
-        T qt[LANES], wt[LANES];
-        for (int l = 0; l < LANES; l++)
-            qt[l] = wt[l] = 0;
-        if (q)
-            memcpy(qt, q + full, (size_t)k * sizeof(T));
-        if (w)
-            memcpy(wt, w + full, (size_t)k * sizeof(T));
-        V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
-        V p = FN(softmax_vec)(xv, m, A, one, 0);
-        V g = VOP(sub)(p, VOP(mul)(B, FN(u_vec)(job, qt, w ? wt : NULL, 0)));
-        FN(store_partial)((char *)(out + full), g, k);
+        /* the padding lanes must not count: add the tail lane by lane */
+        T ev[LANES], xs[LANES];
+        V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
+        V out = FN(exp_shifted)(xv, m, VOP(eq)(xv, m));
+        VOP(store)(ev, out);
+        VOP(store)(xs, xv);
+        if (e)
+            FN(store_partial)((char *)(e + full), out, k);
+        for (int64_t l = 0; l < k; l++) {
+            if (xs[l] == (T)st->m)
+                bcnt += 1.0;
+            else
+                bsum += ev[l];
+        }
+    }
+    st->c += bcnt;
+    smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
+}
+
+/* e[i0..i1) <- e * f, then - B * u (when with_u), over the gradient row;
+ * q is the probability row (or NULL). */
+static void FN(grad_range)(const smc_loss_job *job, const char *q, char *grad, int64_t i0,
+                           int64_t i1, T f, T B, int with_u)
+{
+    const int64_t gs = job->grad.step, qs = job->target.step, sz = (int64_t)sizeof(T);
+    const T *w = (const T *)job->weight;
+    const int probs = job->kind == SMC_TARGET_PROBS;
+    V vf = SPLAT(f), vB = SPLAT(B);
+    T gbuf[BLOCK], qbuf[BLOCK], qt[LANES], wt[LANES];
+    for (int64_t b = i0; b < i1; b += BLOCK) {
+        int64_t bl = i1 - b < BLOCK ? i1 - b : BLOCK;
+        int64_t full = bl / LANES * LANES, k = bl - full;
+        T *gb = gs == sz ? (T *)(grad + b * gs) : gbuf;
+        if (gb == gbuf)
+            FN(gather)(gbuf, grad + b * gs, gs, bl);
+        const T *qb = with_u && probs ? FN(contig_view)(q + b * qs, qs, bl, qbuf) : NULL;
+        const T *wb = with_u && w ? w + b : NULL;
+        for (int64_t i = 0; i < full; i += LANES) {
+            V g = VOP(mul)(VOP(load)(gb + i), vf);
+            if (with_u)
+                g = VOP(sub)(g, VOP(mul)(vB, FN(u_vec)(job, qb, wb, i)));
+            VOP(store)(gb + i, g);
+        }
+        if (k) {
+            V g = VOP(mul)(FN(load_partial)((const char *)(gb + full), k, (T)0), vf);
+            if (with_u) {
+                /* pad q and w, so u_vec reads only in-bounds copies */
+                for (int l = 0; l < LANES; l++)
+                    qt[l] = wt[l] = 0;
+                if (qb)
+                    memcpy(qt, qb + full, (size_t)k * sizeof(T));
+                if (wb)
+                    memcpy(wt, wb + full, (size_t)k * sizeof(T));
+                g = VOP(sub)(g, VOP(mul)(vB, FN(u_vec)(job, qt, wb ? wt : NULL, 0)));
+            }
+            FN(store_partial)((char *)(gb + full), g, k);
+        }
+        if (gb == gbuf)
+            FN(scatter)(grad + b * gs, gs, gbuf, bl);
     }
 }
 
-static void FN(xent_grad_pass)(const smc_loss_job *job, const char *x, const char *q,
-                               char *grad, double m, double A, double B)
+/* exp(a - b) in double, with the rounding error of a - b carried (for
+ * float64 rows that error would otherwise be |a - b| / 2 ulp of the result). */
+static inline double FN(exp_diff)(double a, double b)
+{
+    double d = a - b;
+    if (!isfinite(d))
+        return exp(d);
+    double bb = d - a;
+    double err = (a - (d - bb)) - (b + bb);
+    double f = exp(d);
+    return f + f * err;
+}
+
+/* Segment s of the gradient row, as [start, end). */
+static inline int64_t FN(segment_end)(const smc_segments *sg, int s, int64_t n)
+{
+    return s + 1 < sg->n ? sg->start[s + 1] : n;
+}
+
+/* A new running maximum st_m from element b on.  With all segments used,
+ * the stored prefix is first brought to st_m (rare: rows whose maximum
+ * keeps rising, such as sorted ones). */
+static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *sg,
+                            int64_t b, double st_m)
+{
+    if (sg->n > 0 && sg->m[sg->n - 1] == st_m)
+        return;
+    if (sg->n == SMC_SEGMENTS) {
+        for (int s = 0; s < sg->n; s++)
+            FN(grad_range)(job, NULL, grad, sg->start[s], FN(segment_end)(sg, s, b),
+                           (T)FN(exp_diff)(sg->m[s], st_m), 0, 0);
+        sg->n = 0;
+        b = 0;
+    }
+    sg->start[sg->n] = b;
+    sg->m[sg->n] = st_m;
+    sg->n++;
+}
+
+/* The first pass (see above).  grad NULL: statistics only. */
+static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const char *q,
+                                   char *grad, FN(usums) *us, smc_segments *sg)
 {
     const int64_t n = job->g.n, xs = job->x.step, qs = job->target.step;
     const int64_t gs = job->grad.step, sz = (int64_t)sizeof(T);
     const T *w = (const T *)job->weight;
-    V vm = SPLAT(m), vA = SPLAT(A), vB = SPLAT(B);
-    T xbuf[BLOCK], qbuf[BLOCK], obuf[BLOCK];
+    smc_partial st = smc_partial_empty();
+    T xbuf[BLOCK], qbuf[BLOCK], ebuf[BLOCK];
+    us->u = us->d = us->ref = 0.0;
+    sg->n = 0;
     for (int64_t b = 0; b < n; b += BLOCK) {
         int64_t bl = n - b < BLOCK ? n - b : BLOCK;
         const T *xb = FN(contig_view)(x + b * xs, xs, bl, xbuf);
-        const T *qb = job->kind == SMC_TARGET_PROBS ? FN(contig_view)(q + b * qs, qs, bl, qbuf)
-                                                    : NULL;
-        T *ob = gs == sz ? (T *)(grad + b * gs) : obuf;
-        FN(xent_grad_block)(job, xb, qb, w ? w + b : NULL, ob, bl, vm, vA, vB);
-        if (gs != sz)
-            FN(scatter)(grad + b * gs, gs, obuf, bl);
+        FN(block_max_update)(xb, bl, &st);
+        if (job->need_u) {
+            if (isfinite(st.m) && st.m != us->ref) {
+                /* move D to the new maximum: each term shifts by (ref - m) */
+                if (us->u != 0.0)
+                    us->d += (us->ref - st.m) * us->u;
+                us->ref = st.m;
+            }
+            const T *qb = job->kind == SMC_TARGET_PROBS
+                              ? FN(contig_view)(q + b * qs, qs, bl, qbuf) : NULL;
+            FN(usum_block)(job, xb, qb, w ? w + b : NULL, bl, us);
+        }
+        T *eb = NULL;
+        if (grad) {
+            FN(segment_add)(job, grad, sg, b, st.m);
+            eb = gs == sz ? (T *)(grad + b * gs) : ebuf;
+        }
+        FN(exp_sum_block)(xb, eb, bl, &st);
+        if (eb == ebuf)
+            FN(scatter)(grad + b * gs, gs, ebuf, bl);
     }
+    return smc_finalize(&st, 1);
 }
 
 /* ---- cross-entropy: one row ---------------------------------------------------- */
@@ -183,14 +310,14 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
             return;
         }
     }
-    /* the target logit, read before the gradient pass may overwrite it */
+    /* the target logit, read before the first pass may overwrite it */
     double xt = label >= 0 ? (double)FN(load1)(x + label * job->x.step) : 0.0;
     double wt = label >= 0 && w ? (double)w[label] : 1.0;
     double a_t = label >= 0 ? job->one_minus_eps * wt : 0.0;
 
-    FN(usums) us = { 0.0, 0.0, 0.0 };
-    smc_rowstats rs = job->need_u ? FN(xent_stats)(job, x, tgt, &us)
-                                  : FN(row_stats)(x, job->x.step, n, 1.0, 0, 1);
+    FN(usums) us;
+    smc_segments sg;
+    smc_rowstats rs = FN(xent_pass1)(job, x, tgt, grad, &us, &sg);
     /* -log p_t = log_sum - (x_t - m): two non-negative terms */
     double nll = rs.log_sum - (xt - rs.m);
     double loss = label >= 0 ? a_t * nll : 0.0;
@@ -200,16 +327,13 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
     if (!grad)
         return;
 
+    /* gradient = A * exp(x - m) - B * u, from the stored exp(x - m_s) */
     double gs = job->grad_scale;
-    double A = gs * (a_t + job->gamma * us.u) * rs.scale;   /* factor of exp(x - m) */
-    if (job->need_u) {
-        FN(xent_grad_pass)(job, x, tgt, grad, rs.m, A, gs * job->gamma);
-    } else {
-        smc_rowstats scaled = rs;
-        scaled.scale = A;
-        FN(apply_strided)(SMC_OP_SOFTMAX, x, job->x.step, grad, job->grad.step, n, &scaled,
-                          1.0, 0);
-    }
+    double A = gs * (a_t + job->gamma * us.u) * rs.scale;
+    T B = (T)(gs * job->gamma);
+    for (int s = 0; s < sg.n; s++)
+        FN(grad_range)(job, tgt, grad, sg.start[s], FN(segment_end)(&sg, s, n),
+                       (T)(A * FN(exp_diff)(sg.m[s], rs.m)), B, job->need_u);
     if (label >= 0) {
         /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the
          * vector pass would have computed it as a difference. */
@@ -322,6 +446,7 @@ static void FN(bwd_rows)(const smc_bwd_job *job, int64_t r0, int64_t r1)
 }
 
 #undef V
+#undef VM
 #undef VOP
 #undef FN
 #undef SPLAT
