@@ -104,60 +104,108 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
  * after block b.  The second pass then only rescales what is stored: one
  * exp per element in total instead of two, which is most of the cost. */
 
-/* Raise st's maximum to that of the block (rescaling st). */
-static void FN(block_max_update)(const T *x, int64_t len, smc_partial *st)
+/* Raise st's maximum to that of the span (rescaling st); returns the
+ * span's minimum (NaN ignored). */
+static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st)
 {
     int64_t full = len / LANES * LANES, k = len - full;
-    V vmax = SPLAT(-INFINITY);
-    for (int64_t i = 0; i < full; i += LANES)
-        vmax = VOP(max)(VOP(load)(x + i), vmax);      /* NaN ignored */
-    if (k)
-        vmax = VOP(max)(FN(load_partial)((const char *)(x + full), k, (T)-INFINITY), vmax);
+    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
+    for (int64_t i = 0; i < full; i += LANES) {
+        V xv = VOP(load)(x + i);
+        vmax = VOP(max)(xv, vmax);                      /* NaN ignored */
+        vmin = VOP(min)(xv, vmin);
+    }
+    if (k) {
+        V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
+        vmax = VOP(max)(xv, vmax);
+        vmin = VOP(min)(FN(load_partial)((const char *)(x + full), k, (T)INFINITY), vmin);
+    }
     double bm = FN(hmax)(vmax);
     if (bm > st->m)
         smc_partial_rescale(st, bm, 1.0);
+    return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
 
-/* exp(x - m) with the rounding error of x - m carried into the exp; exactly
- * 1 where x == m (also for x == m == -inf, which a later maximum rescales
- * to 0 instead of inf - inf = NaN). */
-static inline V FN(exp_shifted)(V xv, V m, VM eq)
+/* Below this argument exp's result leaves the normal range of T. */
+#define SMC_EXP_NORMAL_MIN (sizeof(T) == 4 ? -87.0 : -708.0)
+
+/* exp_core for arguments in [SMC_EXP_NORMAL_MIN, 0] (or NaN): the same
+ * reduction and polynomial, but with a normal result it needs neither the
+ * clamps nor the two-step scaling that make exp_core exact for subnormal
+ * results. */
+static inline V FN(exp_normal)(V a, V a_err)
 {
-    V err;
-    V d = FN(scaled_diff)(xv, m, SPLAT(1), 0, &err);
+    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
+    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));
+    V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);
+    r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
+    r = VOP(add)(r, a_err);
+    V p = EXP_POLY(r);
+    return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
+}
+
+/* exp(x - m) with the rounding error of x - m carried into the exp.
+ * FAST: x - m is known to lie in [SMC_EXP_NORMAL_MIN, 0] (or x is NaN), so
+ * the error term needs no clamp and exp_normal applies.  Otherwise x may be
+ * -inf, and where x == m == -inf (all seen so far is -inf) the result is
+ * made 1, like exp(0), for a later maximum to rescale to 0. */
+static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
+{
+    V d = VOP(sub)(xv, m);
+    if (fast) {
+        V bb = VOP(sub)(d, xv);
+        V err = VOP(sub)(VOP(sub)(xv, VOP(sub)(d, bb)), VOP(add)(m, bb));
+        return FN(exp_normal)(d, err);
+    }
+    V err = FN(sub_err)(xv, m, d);
     return VOP(select)(eq, SPLAT(1), FN(exp_core)(d, err));
 }
 
-/* Fold the exps of one contiguous block into st (against st->m); store
- * them in e unless e is NULL.  e may be x. */
-static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st)
+/* The exps of one contiguous block, folded into st (against st->m) and
+ * stored in e unless e is NULL (e may be x).  fast: see exp_shifted. */
+static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st, int fast)
 {
     V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
     V acc0 = zero, acc1 = zero, cnt = zero;
     int64_t full = len / LANES * LANES, k = len - full, i = 0;
-#define SMC_EXP_TERM(acc, j)                                                  \
+    /* the loop, with FAST and STORE constant in each copy */
+#define SMC_EXP_TERM(acc, j, FAST, STORE)                                     \
     do {                                                                      \
         V xv_ = VOP(load)(x + (j));                                           \
         VM eq_ = VOP(eq)(xv_, m);                                             \
-        V ev_ = FN(exp_shifted)(xv_, m, eq_);                                 \
-        if (e)                                                                \
+        V ev_ = FN(exp_shifted)(xv_, m, eq_, FAST);                           \
+        if (STORE)                                                            \
             VOP(store)(e + (j), ev_);                                         \
         acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                     \
         cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
     } while (0)
-    for (; i + 2 * LANES <= full; i += 2 * LANES) {
-        SMC_EXP_TERM(acc0, i);
-        SMC_EXP_TERM(acc1, i + LANES);
-    }
-    if (i < full)
-        SMC_EXP_TERM(acc0, i);
+    /* two accumulators: each lane sums at most BLOCK / LANES / 2 terms in T
+     * before the block's sum moves to double */
+#define SMC_EXP_LOOP(FAST, STORE)                                             \
+    do {                                                                      \
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {                       \
+            SMC_EXP_TERM(acc0, i, FAST, STORE);                               \
+            SMC_EXP_TERM(acc1, i + LANES, FAST, STORE);                       \
+        }                                                                     \
+        if (i < full)                                                         \
+            SMC_EXP_TERM(acc0, i, FAST, STORE);                               \
+    } while (0)
+    if (fast && e)
+        SMC_EXP_LOOP(1, 1);
+    else if (fast)
+        SMC_EXP_LOOP(1, 0);
+    else if (e)
+        SMC_EXP_LOOP(0, 1);
+    else
+        SMC_EXP_LOOP(0, 0);
+#undef SMC_EXP_LOOP
 #undef SMC_EXP_TERM
     double bsum = FN(hsum)(VOP(add)(acc0, acc1)), bcnt = FN(hsum)(cnt);
     if (k) {
         /* the padding lanes must not count: add the tail lane by lane */
         T ev[LANES], xs[LANES];
         V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
-        V out = FN(exp_shifted)(xv, m, VOP(eq)(xv, m));
+        V out = FN(exp_shifted)(xv, m, VOP(eq)(xv, m), 0);
         VOP(store)(ev, out);
         VOP(store)(xs, xv);
         if (e)
@@ -255,7 +303,10 @@ static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *s
     sg->n++;
 }
 
-/* The first pass (see above).  grad NULL: statistics only. */
+/* The first pass (see above).  grad NULL: statistics only.  The maximum is
+ * taken over spans of SPAN elements (fewer horizontal reductions on the
+ * critical path); sums are flushed to double every BLOCK elements. */
+#define SPAN (4 * BLOCK)
 static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const char *q,
                                    char *grad, FN(usums) *us, smc_segments *sg)
 {
@@ -263,13 +314,15 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
     const int64_t gs = job->grad.step, sz = (int64_t)sizeof(T);
     const T *w = (const T *)job->weight;
     smc_partial st = smc_partial_empty();
-    T xbuf[BLOCK], qbuf[BLOCK], ebuf[BLOCK];
+    T xbuf[SPAN], qbuf[SPAN], ebuf[SPAN];
     us->u = us->d = us->ref = 0.0;
     sg->n = 0;
-    for (int64_t b = 0; b < n; b += BLOCK) {
-        int64_t bl = n - b < BLOCK ? n - b : BLOCK;
-        const T *xb = FN(contig_view)(x + b * xs, xs, bl, xbuf);
-        FN(block_max_update)(xb, bl, &st);
+    for (int64_t c0 = 0; c0 < n; c0 += SPAN) {
+        int64_t cl = n - c0 < SPAN ? n - c0 : SPAN;
+        const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
+        double span_min = FN(span_max_update)(xc, cl, &st);
+        /* every x - m of the span within exp's normal range: cheap exp */
+        int fast = span_min - st.m >= SMC_EXP_NORMAL_MIN;
         if (job->need_u) {
             if (isfinite(st.m) && st.m != us->ref) {
                 /* move D to the new maximum: each term shifts by (ref - m) */
@@ -277,21 +330,26 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
                     us->d += (us->ref - st.m) * us->u;
                 us->ref = st.m;
             }
-            const T *qb = job->kind == SMC_TARGET_PROBS
-                              ? FN(contig_view)(q + b * qs, qs, bl, qbuf) : NULL;
-            FN(usum_block)(job, xb, qb, w ? w + b : NULL, bl, us);
+            const T *qc = job->kind == SMC_TARGET_PROBS
+                              ? FN(contig_view)(q + c0 * qs, qs, cl, qbuf) : NULL;
+            for (int64_t b = 0; b < cl; b += BLOCK)
+                FN(usum_block)(job, xc + b, qc ? qc + b : NULL, w ? w + c0 + b : NULL,
+                               cl - b < BLOCK ? cl - b : BLOCK, us);
         }
-        T *eb = NULL;
+        T *ec = NULL;
         if (grad) {
-            FN(segment_add)(job, grad, sg, b, st.m);
-            eb = gs == sz ? (T *)(grad + b * gs) : ebuf;
+            FN(segment_add)(job, grad, sg, c0, st.m);
+            ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
         }
-        FN(exp_sum_block)(xb, eb, bl, &st);
-        if (eb == ebuf)
-            FN(scatter)(grad + b * gs, gs, ebuf, bl);
+        for (int64_t b = 0; b < cl; b += BLOCK)
+            FN(exp_sum_block)(xc + b, ec ? ec + b : NULL, cl - b < BLOCK ? cl - b : BLOCK, &st,
+                              fast);
+        if (ec == ebuf)
+            FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
     return smc_finalize(&st, 1);
 }
+#undef SPAN
 
 /* ---- cross-entropy: one row ---------------------------------------------------- */
 
@@ -451,3 +509,4 @@ static void FN(bwd_rows)(const smc_bwd_job *job, int64_t r0, int64_t r1)
 #undef FN
 #undef SPLAT
 #undef BLOCK
+#undef SMC_EXP_NORMAL_MIN
