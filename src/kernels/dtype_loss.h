@@ -3,7 +3,7 @@
  * log_softmax backward passes, written once for both dtypes.
  *
  * kernels.c includes this file right after dtype_kernels.h, with the same
- * DT / T / LANES definitions, and uses that file's exp_core, scaled_diff,
+ * DT / T / LANES definitions, and uses that file's exp_core, sub_err,
  * the smc_partial online normaliser and the load/store/gather helpers.
  * The formulas are in core/loss_job.h.
  *
@@ -101,7 +101,7 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
  * count c of elements equal to m, sum s of the others' exp, as stats_block
  * does), the u-sums, and -- when a gradient is wanted -- stores
  * e_j = exp(x_j - m_b) in the gradient row, with m_b the running maximum
- * after block b.  The second pass then only rescales what is stored: one
+ * after the span of x_j (segments in loss_job.h).  The second pass then only rescales what is stored: one
  * exp per element in total instead of two, which is most of the cost. */
 
 /* Raise st's maximum to that of the span (rescaling st); returns the
