@@ -119,7 +119,8 @@ def _may_clobber(out, aliasable, untouchable):
     needs.  Exact aliasing of a logits-shaped input is safe (the kernel
     reads each element before writing it); labels and weights are read
     again after other rows were written, so they must not overlap at all."""
-    return (any(a is not None and _needs_temporary(a, out) for a in aliasable)
+    return (any(a is not None and a is not out and _needs_temporary(a, out)
+                for a in aliasable)
             or any(a is not None and np.may_share_memory(a, out) for a in untouchable))
 
 
@@ -260,7 +261,7 @@ def _backward(op, y, dy, axis, out, threads):
     if len(axes) == 0:                 # every element is its own row of one
         work_y, work_dy, work_out = ya[..., None], da[..., None], result[..., None]
         axes = (ya.ndim,)
-    if out is not None and (_needs_temporary(ya, out) or _needs_temporary(da, out)):
+    if out is not None and any(a is not out and _needs_temporary(a, out) for a in (ya, da)):
         scratch = np.empty_like(work_y)
         _run_backward(op, work_y, work_dy, axes, scratch, nthreads)
         np.copyto(work_out, scratch)
