@@ -3,6 +3,9 @@
 
 Run:  python bench/bench_loss.py [--quick] [--threads 1]
 
+(bench/bench.py --ops cross_entropy measures the same op inside the main
+benchmark; this script adds the in-place variant and is quicker.)
+
 For each workload (64x131072, 4096x1024 by default) and dtype it times, in
 interleaved rounds (see bench_timing.py):
   np.copyto            the same array (memory-bandwidth reference)
@@ -91,9 +94,12 @@ def run(workloads, dtypes, threads, min_time, repeats):
             x = (rng.standard_normal((rows, n)) * 3).astype(dtype)
             t = rng.integers(0, n, rows)
             cs = contestants(x, t, threads, torch)
+            timing.wait_until_quiet(log)
             log(f"{name} {dtype}: calibrating")
             counts = [timing.calibrate(c, min_time) for c in cs]
-            samples = timing.sample_rounds(cs, counts, repeats)
+            samples = timing.sample_rounds(cs, counts, schedule=list(range(len(cs))),
+                                           min_rounds=repeats, max_rounds=2 * repeats,
+                                           watched=[0, 1, 2])
             medians = {c.name: timing.summarize(samples[i])["median_s"]
                        for i, c in enumerate(cs)}
             rows_out.append((name, dtype, x.nbytes * 2, medians))
