@@ -161,13 +161,16 @@ static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
     return VOP(select)(eq, SPLAT(1), FN(exp_core)(d, err));
 }
 
-/* The exps of one contiguous block, folded into st (against st->m) and
- * stored in e unless e is NULL (e may be x).  fast: see exp_shifted. */
-static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st, int fast)
+/* The exps of one contiguous span, folded into st (against st->m) and
+ * stored in e unless e is NULL (e may be x).  fast: see exp_shifted.  The
+ * sum moves from T to double every BLOCK elements (each lane of the two
+ * accumulators adds at most BLOCK / LANES / 2 terms in T); the count of
+ * elements equal to m, exact in T, once per span. */
+static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast)
 {
     V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
-    V acc0 = zero, acc1 = zero, cnt = zero;
-    int64_t full = len / LANES * LANES, k = len - full, i = 0;
+    V cnt = zero;
+    int64_t full = len / LANES * LANES, k = len - full;
     /* the loop, with FAST and STORE constant in each copy */
 #define SMC_EXP_TERM(acc, j, FAST, STORE)                                     \
     do {                                                                      \
@@ -179,16 +182,19 @@ static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st, in
         acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                     \
         cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
     } while (0)
-    /* two accumulators: each lane sums at most BLOCK / LANES / 2 terms in T
-     * before the block's sum moves to double */
 #define SMC_EXP_LOOP(FAST, STORE)                                             \
     do {                                                                      \
-        for (; i + 2 * LANES <= full; i += 2 * LANES) {                       \
-            SMC_EXP_TERM(acc0, i, FAST, STORE);                               \
-            SMC_EXP_TERM(acc1, i + LANES, FAST, STORE);                       \
+        for (int64_t b = 0; b < full; b += BLOCK) {                           \
+            int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;         \
+            V acc0 = zero, acc1 = zero;                                       \
+            for (; i + 2 * LANES <= end; i += 2 * LANES) {                    \
+                SMC_EXP_TERM(acc0, i, FAST, STORE);                           \
+                SMC_EXP_TERM(acc1, i + LANES, FAST, STORE);                   \
+            }                                                                 \
+            if (i < end)                                                      \
+                SMC_EXP_TERM(acc0, i, FAST, STORE);                           \
+            smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(VOP(add)(acc0, acc1))); \
         }                                                                     \
-        if (i < full)                                                         \
-            SMC_EXP_TERM(acc0, i, FAST, STORE);                               \
     } while (0)
     if (fast && e)
         SMC_EXP_LOOP(1, 1);
@@ -200,7 +206,7 @@ static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st, in
         SMC_EXP_LOOP(0, 0);
 #undef SMC_EXP_LOOP
 #undef SMC_EXP_TERM
-    double bsum = FN(hsum)(VOP(add)(acc0, acc1)), bcnt = FN(hsum)(cnt);
+    double bcnt = FN(hsum)(cnt), bsum = 0.0;
     if (k) {
         /* the padding lanes must not count: add the tail lane by lane */
         T ev[LANES], xs[LANES];
@@ -216,9 +222,9 @@ static void FN(exp_sum_block)(const T *x, T *e, int64_t len, smc_partial *st, in
             else
                 bsum += ev[l];
         }
+        smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
     }
     st->c += bcnt;
-    smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
 }
 
 /* e[i0..i1) <- e * f, then - B * u (when with_u), over the gradient row;
@@ -341,9 +347,7 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
             FN(segment_add)(job, grad, sg, c0, st.m);
             ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
         }
-        for (int64_t b = 0; b < cl; b += BLOCK)
-            FN(exp_sum_block)(xc + b, ec ? ec + b : NULL, cl - b < BLOCK ? cl - b : BLOCK, &st,
-                              fast);
+        FN(exp_sum_span)(xc, ec, cl, &st, fast);
         if (ec == ebuf)
             FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
