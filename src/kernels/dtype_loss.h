@@ -105,8 +105,8 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
  * exp per element in total instead of two, which is most of the cost. */
 
 /* Raise st's maximum to that of the span (rescaling st); returns the
- * span's minimum (NaN ignored). */
-static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st)
+ * span's minimum and sets *span_max (NaN ignored in both). */
+static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, double *span_max)
 {
     int64_t full = len / LANES * LANES, k = len - full;
     V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
@@ -123,6 +123,7 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st)
     double bm = FN(hmax)(vmax);
     if (bm > st->m)
         smc_partial_rescale(st, bm, 1.0);
+    *span_max = bm;
     return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
 
@@ -162,48 +163,59 @@ static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
 }
 
 /* The exps of one contiguous span, folded into st (against st->m) and
- * stored in e unless e is NULL (e may be x).  fast: see exp_shifted.  The
- * sum moves from T to double every BLOCK elements (each lane of the two
- * accumulators adds at most BLOCK / LANES / 2 terms in T); the count of
- * elements equal to m, exact in T, once per span. */
-static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast)
+ * stored in e unless e is NULL (e may be x).  fast: see exp_shifted.
+ * eqs: the span may hold elements equal to m (it set the running maximum);
+ * only then must they be counted apart from the sum.  The sum moves from T
+ * to double every BLOCK elements (each lane of the two accumulators adds
+ * at most BLOCK / LANES / 2 terms in T); the count, exact in T, once per
+ * span. */
+static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
+                             int eqs)
 {
     V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
     V cnt = zero;
     int64_t full = len / LANES * LANES, k = len - full;
     /* the loop, with FAST and STORE constant in each copy */
-#define SMC_EXP_TERM(acc, j, FAST, STORE)                                     \
+#define SMC_EXP_TERM(acc, j, FAST, STORE, EQS)                                \
     do {                                                                      \
         V xv_ = VOP(load)(x + (j));                                           \
         VM eq_ = VOP(eq)(xv_, m);                                             \
         V ev_ = FN(exp_shifted)(xv_, m, eq_, FAST);                           \
         if (STORE)                                                            \
             VOP(store)(e + (j), ev_);                                         \
-        acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                     \
-        cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
+        if (EQS) {                                                            \
+            acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                 \
+            cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                 \
+        } else {                                                              \
+            acc = VOP(add)(acc, ev_);                                         \
+        }                                                                     \
     } while (0)
-#define SMC_EXP_LOOP(FAST, STORE)                                             \
+#define SMC_EXP_LOOP(FAST, STORE, EQS)                                        \
     do {                                                                      \
         for (int64_t b = 0; b < full; b += BLOCK) {                           \
             int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;         \
             V acc0 = zero, acc1 = zero;                                       \
             for (; i + 2 * LANES <= end; i += 2 * LANES) {                    \
-                SMC_EXP_TERM(acc0, i, FAST, STORE);                           \
-                SMC_EXP_TERM(acc1, i + LANES, FAST, STORE);                   \
+                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
+                SMC_EXP_TERM(acc1, i + LANES, FAST, STORE, EQS);              \
             }                                                                 \
             if (i < end)                                                      \
-                SMC_EXP_TERM(acc0, i, FAST, STORE);                           \
+                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
             smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(VOP(add)(acc0, acc1))); \
         }                                                                     \
     } while (0)
-    if (fast && e)
-        SMC_EXP_LOOP(1, 1);
+    if (fast && !eqs && e)          /* the common case: a span below the maximum */
+        SMC_EXP_LOOP(1, 1, 0);
+    else if (fast && !eqs)
+        SMC_EXP_LOOP(1, 0, 0);
+    else if (fast && e)
+        SMC_EXP_LOOP(1, 1, 1);
     else if (fast)
-        SMC_EXP_LOOP(1, 0);
+        SMC_EXP_LOOP(1, 0, 1);
     else if (e)
-        SMC_EXP_LOOP(0, 1);
+        SMC_EXP_LOOP(0, 1, 1);
     else
-        SMC_EXP_LOOP(0, 0);
+        SMC_EXP_LOOP(0, 0, 1);
 #undef SMC_EXP_LOOP
 #undef SMC_EXP_TERM
     double bcnt = FN(hsum)(cnt), bsum = 0.0;
@@ -326,9 +338,12 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
     for (int64_t c0 = 0; c0 < n; c0 += SPAN) {
         int64_t cl = n - c0 < SPAN ? n - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
-        double span_min = FN(span_max_update)(xc, cl, &st);
+        double span_max;
+        double span_min = FN(span_max_update)(xc, cl, &st, &span_max);
         /* every x - m of the span within exp's normal range: cheap exp */
         int fast = span_min - st.m >= SMC_EXP_NORMAL_MIN;
+        /* below the running maximum, no element equals it */
+        int eqs = !(span_max < st.m);
         if (job->need_u) {
             if (isfinite(st.m) && st.m != us->ref) {
                 /* move D to the new maximum: each term shifts by (ref - m) */
@@ -347,7 +362,7 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
             FN(segment_add)(job, grad, sg, c0, st.m);
             ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
         }
-        FN(exp_sum_span)(xc, ec, cl, &st, fast);
+        FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs);
         if (ec == ebuf)
             FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
