@@ -5,8 +5,10 @@ Written from the definitions, in np.longdouble, for clarity and not speed:
 * cross-entropy follows PyTorch's documented formulas literally: build
   log_softmax, pick / weight / smooth the target distribution, sum, divide;
 * its gradient is the textbook one, p * (sum of the target weights) minus
-  the weighted target distribution (checked separately against finite
-  differences and PyTorch in the tests);
+  the weighted target distribution, with p_t - 1 taken as expm1(log p_t)
+  (checked separately against finite differences and PyTorch in the tests);
+* log-sum-exp is log1p of the sum less one (the maxima counted apart), so a
+  row with one dominant entry keeps a tiny loss accurate;
 * the backward passes are the one-line formulas of issue 4.
 
 The class axis is moved last, so every function works on rows.
@@ -18,13 +20,19 @@ LD = np.longdouble
 
 
 def log_softmax_rows(x):
-    """log_softmax along the last axis, shifted by the row maximum."""
+    """log_softmax along the last axis: (x - m) - log(sum(exp(x - m))), the
+    log taken as log1p(c - 1 + s), with c the number of maxima and s the sum
+    over the others, so that it keeps its accuracy when it is tiny (a row
+    with one dominant entry)."""
     x = np.asarray(x, dtype=LD)
     m = np.max(x, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     with np.errstate(invalid="ignore", over="ignore"):
-        lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
-        return x - lse
+        at_max = x == m
+        rest = np.sum(np.where(at_max, 0, np.exp(x - m)), axis=-1, keepdims=True)
+        count = np.sum(at_max, axis=-1, keepdims=True)
+        log_sum = np.log1p((count - 1) + rest)
+        return (x - m) - log_sum
 
 
 def _target_distribution(target, n_classes, labels, ignore_index, eps):
@@ -67,7 +75,18 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
         else:
             per_row = -np.sum(q * w * logp, axis=-1)
         p = np.exp(logp)
-        grad = p * np.sum(q * w, axis=-1, keepdims=True) - q * w
+        if labels:
+            # (1 - eps) * w_t * (p - onehot) + eps / n * (p * sum(w) - w), with
+            # p_t - 1 = expm1(log p_t): exact where p_t is close to 1
+            onehot = (np.arange(n) == t[..., None])
+            p_minus_onehot = np.where(onehot, np.expm1(logp), p)
+            w_t = w[t][..., None]
+            grad = (1 - LD(label_smoothing)) * w_t * p_minus_onehot
+            if label_smoothing > 0:
+                grad = grad + LD(label_smoothing) / n * (p * np.sum(w) - w)
+            grad = np.where(keep[..., None], grad, 0)
+        else:
+            grad = p * np.sum(q * w, axis=-1, keepdims=True) - q * w
     if reduction == "none":
         loss = per_row
     else:

@@ -172,6 +172,24 @@ def test_rows_whose_maximum_keeps_rising(sc, isa, rng, dtype, labels):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_ties_at_the_maximum_and_peaked_rows(sc, isa, rng, dtype):
+    """Maxima repeated in several spans (counted apart from the sum), and
+    rows so peaked that the loss is tiny (it comes from log1p of the small
+    sum, so it keeps its relative accuracy)."""
+    x = (rng.standard_normal((4, 3000)) - 40).astype(dtype)
+    x[0, [5, 700, 1500, 2999]] = 10            # 4 tied maxima, several spans
+    x[1, 2000] = 10                            # one dominant entry: loss ~ 1e-17
+    x[2, [0, 1]] = 10
+    x[3, :] = 1.5                              # all equal: loss = log(n)
+    t = np.array([700, 2000, 1, 17])
+    loss, _ = check_against_reference(sc, x, t, reduction="none")
+    assert loss[0] == pytest.approx(np.log(4), rel=1e-6)
+    assert 0 < loss[1] < 1e-10
+    assert loss[3] == pytest.approx(np.log(3000), rel=1e-6)
+    check_against_reference(sc, x, t, reduction="sum", label_smoothing=0.2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_leading_masked_block_then_finite_logits(sc, isa, rng, dtype):
     x = (rng.standard_normal((2, 700)) * 3).astype(dtype)
     x[:, :300] = -np.inf
