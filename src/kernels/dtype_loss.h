@@ -3,7 +3,7 @@
  * log_softmax backward passes, written once for both dtypes.
  *
  * kernels.c includes this file right after dtype_kernels.h, with the same
- * DT / T / LANES definitions, and uses that file's exp_core, sub_err,
+ * DT / T / LANES definitions, and uses that file's exp_diff, sub_err,
  * the smc_partial online normaliser and the load/store/gather helpers.
  * The formulas are in core/loss_job.h.
  *
@@ -122,7 +122,7 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
     }
     double bm = FN(hmax)(vmax);
     if (bm > st->m)
-        smc_partial_rescale(st, bm, 1.0);
+        smc_partial_rescale(st, bm, 1.0, 0.0);
     *span_max = bm;
     return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
@@ -152,14 +152,14 @@ static inline V FN(exp_normal)(V a, V a_err)
  * made 1, like exp(0), for a later maximum to rescale to 0. */
 static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
 {
-    V d = VOP(sub)(xv, m);
     if (fast) {
-        V bb = VOP(sub)(d, xv);
-        V err = VOP(sub)(VOP(sub)(xv, VOP(sub)(d, bb)), VOP(add)(m, bb));
-        return FN(exp_normal)(d, err);
+        V d = VOP(sub)(xv, m);
+        return FN(exp_normal)(d, FN(sub_err)(xv, m, d));
     }
-    V err = FN(sub_err)(xv, m, d);
-    return VOP(select)(eq, SPLAT(1), FN(exp_core)(d, err));
+    /* exp_diff clamps the correction: inf - inf = NaN there must not
+     * poison the exact 0 of a -inf input */
+    V e = FN(exp_diff)(xv, m, SPLAT(1), SPLAT(0), 0);
+    return VOP(select)(eq, SPLAT(1), e);
 }
 
 /* The exps of one contiguous span, folded into st (against st->m) and
@@ -282,17 +282,13 @@ static void FN(grad_range)(const smc_loss_job *job, const char *q, char *grad, i
     }
 }
 
-/* exp(a - b) in double, with the rounding error of a - b carried (for
- * float64 rows that error would otherwise be |a - b| / 2 ulp of the result). */
-static inline double FN(exp_diff)(double a, double b)
+/* exp(a - b) in double with the rounding of a - b carried in (internal.h's
+ * smc_exp_diff, hi + lo): rounded to one double, the exponent would cost
+ * float64 rows |a - b| / 2 ulp. */
+static inline double FN(exp_of_diff)(double a, double b)
 {
-    double d = a - b;
-    if (!isfinite(d))
-        return exp(d);
-    double bb = d - a;
-    double err = (a - (d - bb)) - (b + bb);
-    double f = exp(d);
-    return f + f * err;
+    double lo, hi = smc_exp_diff(a, b, 1.0, 0.0, &lo);
+    return hi + lo;
 }
 
 /* Segment s of the gradient row, as [start, end). */
@@ -312,7 +308,7 @@ static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *s
     if (sg->n == SMC_SEGMENTS) {
         for (int s = 0; s < sg->n; s++)
             FN(grad_range)(job, NULL, grad, sg->start[s], FN(segment_end)(sg, s, b),
-                           (T)FN(exp_diff)(sg->m[s], st_m), 0, 0);
+                           (T)FN(exp_of_diff)(sg->m[s], st_m), 0, 0);
         sg->n = 0;
         b = 0;
     }
@@ -366,7 +362,8 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
         if (ec == ebuf)
             FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
-    return smc_finalize(&st, 1);
+    /* wide: float64 rows get the low parts of 1/sum and log(sum) */
+    return smc_finalize(&st, 1, sizeof(T) == 8);
 }
 #undef SPAN
 
@@ -395,22 +392,24 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
     FN(usums) us;
     smc_segments sg;
     smc_rowstats rs = FN(xent_pass1)(job, x, tgt, grad, &us, &sg);
-    /* -log p_t = log_sum - (x_t - m): two non-negative terms */
-    double nll = rs.log_sum - (xt - rs.m);
+    /* -log p_t = log_sum - (x_t - m): two non-negative terms (log_sum_lo
+     * is 0 for float32 rows, whose results need no more than a double) */
+    double nll = (rs.log_sum - (xt - rs.m)) + rs.log_sum_lo;
     double loss = label >= 0 ? a_t * nll : 0.0;
     if (job->need_u)
-        loss += job->gamma * (us.u * rs.log_sum - us.d);
+        loss += job->gamma * ((us.u * rs.log_sum - us.d) + us.u * rs.log_sum_lo);
     *loss_out = loss;
     if (!grad)
         return;
 
     /* gradient = A * exp(x - m) - B * u, from the stored exp(x - m_s) */
     double gs = job->grad_scale;
-    double A = gs * (a_t + job->gamma * us.u) * rs.scale;
+    double coef = gs * (a_t + job->gamma * us.u);
+    double A = coef * rs.scale + coef * rs.scale_lo;
     T B = (T)(gs * job->gamma);
     for (int s = 0; s < sg.n; s++)
         FN(grad_range)(job, tgt, grad, sg.start[s], FN(segment_end)(&sg, s, n),
-                       (T)(A * FN(exp_diff)(sg.m[s], rs.m)), B, job->need_u);
+                       (T)(A * FN(exp_of_diff)(sg.m[s], rs.m)), B, job->need_u);
     if (label >= 0) {
         /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the
          * vector pass would have computed it as a difference. */
