@@ -1,4 +1,5 @@
-"""softmax_c: numerically stable softmax, log_softmax and logsumexp in C.
+"""softmax_c: numerically stable softmax, log_softmax, logsumexp and fused
+cross-entropy in C.
 
 NumPy-style functions over float32/float64 arrays, any axis and any
 strides, computed by vectorised C kernels chosen at import for this CPU.
@@ -36,9 +37,11 @@ _use_installed_core_if_missing()
 
 from . import _core  # noqa: E402
 from ._api import log_softmax, logsumexp, softmax  # noqa: E402
+from ._loss import cross_entropy, log_softmax_backward, softmax_backward  # noqa: E402
 
 __version__ = _core.C_VERSION
-__all__ = ["softmax", "log_softmax", "logsumexp", "cpu_info", "set_isa",
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "softmax_backward",
+           "log_softmax_backward", "cpu_info", "set_isa",
            "set_num_threads", "get_num_threads", "get_include", "__version__"]
 
 

@@ -253,3 +253,159 @@ cdef int logsumexp_f64(int64_t rows, int64_t n,
 
 cdef const char *isa_name() noexcept nogil:
     return smc_active_isa()
+
+
+# ---- cross-entropy and backward passes ---------------------------------------
+
+from libc.string cimport memset
+
+REDUCE_NONE = SMC_REDUCE_NONE
+REDUCE_MEAN = SMC_REDUCE_MEAN
+REDUCE_SUM = SMC_REDUCE_SUM
+
+cdef enum:
+    MAX_OPERANDS = 5
+
+
+cdef void _swap_dims(smc_grid *g, smc_array *arr, int m, int i, int j) noexcept nogil:
+    cdef int a
+    cdef int64_t t = g.shape[i]
+    g.shape[i] = g.shape[j]
+    g.shape[j] = t
+    for a in range(m):
+        t = arr[a].strides[i]
+        arr[a].strides[i] = arr[a].strides[j]
+        arr[a].strides[j] = t
+
+
+cdef int _build_multi(list arrays, list has_axis, int axis, smc_grid *g,
+                      smc_array *arr) except -1:
+    """_build for several operands sharing one grid of rows.
+
+    arrays[0] is the reference (it has `axis`); the others are None (left
+    out: NULL data) or arrays with the reference's shape (has_axis true) or
+    its shape without `axis`.  Outer dims of extent 1 are dropped, the rest
+    ordered by decreasing |stride| of the reference, and neighbours merged
+    where every operand steps through them evenly.
+    """
+    cdef cnp.ndarray x = arrays[0], op
+    cdef int nd = cnp.PyArray_NDIM(x), m = len(arrays)
+    cdef cnp.npy_intp *xshape = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp *strides
+    cdef int a, d, k = 0, yd, i, j
+    cdef bint mergeable
+    assert m <= MAX_OPERANDS
+    g.n = xshape[axis]
+    for d in range(nd):
+        if d != axis and xshape[d] != 1:
+            g.shape[k] = xshape[d]
+            k += 1
+    for a in range(m):
+        memset(&arr[a], 0, sizeof(smc_array))
+        if arrays[a] is None:
+            continue
+        op = arrays[a]
+        strides = cnp.PyArray_STRIDES(op)
+        arr[a].data = cnp.PyArray_DATA(op)
+        arr[a].step = strides[axis] if has_axis[a] else 0
+        i = 0
+        yd = 0
+        for d in range(nd):
+            if d == axis:
+                if has_axis[a]:
+                    yd += 1
+                continue
+            if xshape[d] != 1:
+                arr[a].strides[i] = strides[yd]
+                i += 1
+            yd += 1
+    for i in range(1, k):
+        j = i
+        while j > 0 and abs(arr[0].strides[j - 1]) < abs(arr[0].strides[j]):
+            _swap_dims(g, arr, m, j - 1, j)
+            j -= 1
+    j = 0
+    for i in range(k):
+        mergeable = j > 0
+        for a in range(m):
+            if mergeable and arr[a].strides[j - 1] != g.shape[i] * arr[a].strides[i]:
+                mergeable = False
+        if mergeable:
+            g.shape[j - 1] *= g.shape[i]
+            for a in range(m):
+                arr[a].strides[j - 1] = arr[a].strides[i]
+        else:
+            g.shape[j] = g.shape[i]
+            for a in range(m):
+                arr[a].strides[j] = arr[a].strides[i]
+            j += 1
+    g.ndim = j
+    return 0
+
+
+cdef const smc_array *_operand(smc_array *arr, int a, obj):
+    return NULL if obj is None else &arr[a]
+
+
+def run_cross_entropy(cnp.ndarray x, labels, probs, weight, grad, loss, int axis,
+                      int64_t ignore_index, double label_smoothing, int reduction,
+                      int threads):
+    """Fused cross-entropy of x (class axis `axis`).
+
+    labels: int64 array of x's shape without `axis`, or None; probs: x's
+    shape and dtype, or None (exactly one given).  weight: contiguous
+    class weights of x's dtype or None.  grad: x's shape and dtype (may be
+    x) or None.  loss: per-row losses (x's dtype, shape without `axis`) or
+    None.  Returns (total, bad_row); bad_row >= 0 is the grid row of the
+    first out-of-range label, and then nothing was written.
+    """
+    cdef smc_grid g
+    cdef smc_array arr[MAX_OPERANDS]
+    cdef const smc_array *plabels
+    cdef const smc_array *pprobs
+    cdef const smc_array *pgrad
+    cdef const smc_array *ploss
+    cdef const void *pweight = NULL
+    cdef double total = 0.0
+    cdef int64_t bad_row = -1
+    cdef int rc
+    cdef bint f32 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    _build_multi([x, labels, probs, grad, loss], [True, False, True, True, False],
+                 axis, &g, arr)
+    plabels = _operand(arr, 1, labels)
+    pprobs = _operand(arr, 2, probs)
+    pgrad = _operand(arr, 3, grad)
+    ploss = _operand(arr, 4, loss)
+    if weight is not None:
+        pweight = cnp.PyArray_DATA(<cnp.ndarray>weight)
+    with nogil:
+        if f32:
+            rc = smc_cross_entropy_nd_f32(&g, &arr[0], plabels, pprobs, <const float *>pweight,
+                                          ignore_index, label_smoothing, reduction, pgrad,
+                                          ploss, &total, &bad_row, threads)
+        else:
+            rc = smc_cross_entropy_nd_f64(&g, &arr[0], plabels, pprobs, <const double *>pweight,
+                                          ignore_index, label_smoothing, reduction, pgrad,
+                                          ploss, &total, &bad_row, threads)
+    if rc == SMC_ERR_LABEL:
+        return total, bad_row
+    _check(rc)
+    return total, -1
+
+
+def run_backward(int op, cnp.ndarray y, cnp.ndarray dy, cnp.ndarray out, int axis, int threads):
+    """softmax (op SOFTMAX) or log_softmax (LOG_SOFTMAX) backward of y, dy
+    along `axis` into out (all three the same shape and dtype)."""
+    cdef smc_grid g
+    cdef smc_array arr[MAX_OPERANDS]
+    cdef int rc
+    cdef bint f32 = cnp.PyArray_TYPE(y) == cnp.NPY_FLOAT32
+    _build_multi([y, dy, out], [True, True, True], axis, &g, arr)
+    with nogil:
+        if op == OP_SOFTMAX:
+            rc = smc_softmax_backward_nd_f32(&g, &arr[0], &arr[1], &arr[2], threads) if f32 else \
+                 smc_softmax_backward_nd_f64(&g, &arr[0], &arr[1], &arr[2], threads)
+        else:
+            rc = smc_log_softmax_backward_nd_f32(&g, &arr[0], &arr[1], &arr[2], threads) if f32 \
+                 else smc_log_softmax_backward_nd_f64(&g, &arr[0], &arr[1], &arr[2], threads)
+    _check(rc)

@@ -73,3 +73,30 @@ cdef extern from "softmax_c.h" nogil:
     int smc_get_num_threads()
     int smc_exp_f32(int64_t n, const float *x, float *y)
     int smc_exp_f64(int64_t n, const double *x, double *y)
+
+    # cross-entropy and backward passes
+    enum:
+        SMC_REDUCE_NONE
+        SMC_REDUCE_MEAN
+        SMC_REDUCE_SUM
+
+    int smc_cross_entropy_nd_f32(const smc_grid *g, const smc_array *logits,
+                                 const smc_array *labels, const smc_array *probs,
+                                 const float *weight, int64_t ignore_index,
+                                 double label_smoothing, int reduction,
+                                 const smc_array *grad, const smc_array *loss,
+                                 double *total, int64_t *bad_row, int threads)
+    int smc_cross_entropy_nd_f64(const smc_grid *g, const smc_array *logits,
+                                 const smc_array *labels, const smc_array *probs,
+                                 const double *weight, int64_t ignore_index,
+                                 double label_smoothing, int reduction,
+                                 const smc_array *grad, const smc_array *loss,
+                                 double *total, int64_t *bad_row, int threads)
+    int smc_softmax_backward_nd_f32(const smc_grid *g, const smc_array *y,
+                                    const smc_array *dy, const smc_array *out, int threads)
+    int smc_softmax_backward_nd_f64(const smc_grid *g, const smc_array *y,
+                                    const smc_array *dy, const smc_array *out, int threads)
+    int smc_log_softmax_backward_nd_f32(const smc_grid *g, const smc_array *y,
+                                        const smc_array *dy, const smc_array *out, int threads)
+    int smc_log_softmax_backward_nd_f64(const smc_grid *g, const smc_array *y,
+                                        const smc_array *dy, const smc_array *out, int threads)

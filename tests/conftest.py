@@ -85,5 +85,6 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("worst measured error (ulp) per op / dtype / variant")
     for (op, dtype, isa_name, measure), worst in sorted(ulp.WORST.items()):
-        unit = "relative ulp" if measure == "rel" else "ulp of |v|+log(n)+1"
+        unit = {"rel": "relative ulp", "log": "ulp of |v|+log(n)+1",
+                "terms": "ulp of the size of the terms"}.get(measure, measure)
         terminalreporter.write_line(f"{op:12s} {dtype:8s} {isa_name:10s} {worst:8.3f}  ({unit})")

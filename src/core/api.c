@@ -34,6 +34,14 @@ static int check_grid(const smc_grid *g, int64_t *rows_out)
     return SMC_OK;
 }
 
+/* For the other drivers (loss_job.h): rows of g, or an SMC_ERR_* code. */
+int64_t smc_grid_rows(const smc_grid *g)
+{
+    int64_t rows;
+    int rc = check_grid(g, &rows);
+    return rc != SMC_OK ? rc : rows;
+}
+
 int smc_choose_threads(int64_t work, int threads)
 {
     int limit = threads > 0 ? threads : smc_max_threads();

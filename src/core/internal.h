@@ -322,6 +322,9 @@ static inline void smc_row_iter_next(smc_row_iter *it)
 }
 
 /* ---- A kernel variant: one per ISA, chosen at runtime ----------------------- */
+struct smc_loss_job;    /* loss_job.h */
+struct smc_bwd_job;
+
 typedef struct smc_kernels {
     const char *name;
     int lanes[2];                                   /* [dtype] vector width */
@@ -334,6 +337,9 @@ typedef struct smc_kernels {
     void (*chunk_stats[2])(const smc_job *job, int64_t row, int64_t chunk);
     void (*chunk_apply[2])(const smc_job *job, int64_t row, int64_t chunk);
     void (*exp[2])(int64_t n, const void *x, void *y);
+    /* cross-entropy rows r0..r1-1 (loss.c), backward passes (backward.c) */
+    void (*xent_rows[2])(const struct smc_loss_job *job, int64_t r0, int64_t r1);
+    void (*bwd_rows[2])(const struct smc_bwd_job *job, int64_t r0, int64_t r1);
 } smc_kernels;
 
 extern const smc_kernels smc_kernels__baseline;

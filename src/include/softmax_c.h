@@ -159,6 +159,61 @@ int smc_logsumexp_weighted_nd_f64(const smc_grid *g, const smc_array *x,
                                   const smc_array *b, const smc_array *y,
                                   const smc_array *sign, int threads);
 
+/* ---- Cross-entropy (fused loss and gradient) ------------------------------------
+ * Softmax cross-entropy of every row of `logits` (the row is the class
+ * axis, g->n classes), with the semantics of PyTorch's cross_entropy.
+ *   labels     int64 class index per row (labels->step is ignored), or NULL
+ *   probs      class probabilities in the layout of logits, or NULL
+ *              (exactly one of labels / probs)
+ *   weight     g->n per-class weights in the logits' dtype, or NULL
+ *   ignore_index  rows whose label equals it give loss 0 and gradient 0
+ *   label_smoothing  in [0, 1]
+ *   reduction  SMC_REDUCE_*; MEAN divides by the summed weights w[label]
+ *              of the rows not ignored (labels) or by the row count (probs)
+ *   grad       receives d(total)/d(logits) in the layout of logits; may be
+ *              logits itself (same data and strides); NULL or NULL data:
+ *              no gradient
+ *   loss       receives the per-row losses (weighted, ignored rows 0) in
+ *              the logits' dtype (loss->step is ignored); NULL or NULL data:
+ *              not written
+ *   total      receives the reduced loss (NONE: the sum), computed in
+ *              double in row order; may be NULL
+ *   bad_row    on SMC_ERR_LABEL: the first row (row-major over g->shape)
+ *              whose label is neither in [0, n) nor ignore_index; may be
+ *              NULL.  Labels are checked before anything is written.
+ * All rows ignored with MEAN gives total NaN and a zero gradient.
+ * The result is bitwise identical for every thread count.                 */
+#define SMC_REDUCE_NONE 0
+#define SMC_REDUCE_MEAN 1
+#define SMC_REDUCE_SUM  2
+
+int smc_cross_entropy_nd_f32(const smc_grid *g, const smc_array *logits,
+                             const smc_array *labels, const smc_array *probs,
+                             const float *weight, int64_t ignore_index,
+                             double label_smoothing, int reduction,
+                             const smc_array *grad, const smc_array *loss,
+                             double *total, int64_t *bad_row, int threads);
+int smc_cross_entropy_nd_f64(const smc_grid *g, const smc_array *logits,
+                             const smc_array *labels, const smc_array *probs,
+                             const double *weight, int64_t ignore_index,
+                             double label_smoothing, int reduction,
+                             const smc_array *grad, const smc_array *loss,
+                             double *total, int64_t *bad_row, int threads);
+
+/* ---- Backward passes ---------------------------------------------------------------
+ * Per row, with y the op's output and dy the gradient of a loss w.r.t. y:
+ *   softmax:      out = y * (dy - sum(dy * y))
+ *   log_softmax:  out = dy - exp(y) * sum(dy)
+ * out may be y or dy itself (same data and strides).                        */
+int smc_softmax_backward_nd_f32(const smc_grid *g, const smc_array *y, const smc_array *dy,
+                                const smc_array *out, int threads);
+int smc_softmax_backward_nd_f64(const smc_grid *g, const smc_array *y, const smc_array *dy,
+                                const smc_array *out, int threads);
+int smc_log_softmax_backward_nd_f32(const smc_grid *g, const smc_array *y, const smc_array *dy,
+                                    const smc_array *out, int threads);
+int smc_log_softmax_backward_nd_f64(const smc_grid *g, const smc_array *y, const smc_array *dy,
+                                    const smc_array *out, int threads);
+
 /* ---- Runtime: CPU variant and threads --------------------------------------
  * The variant is chosen on first use: the best one this CPU and OS support,
  * or a lower one named by the environment variable SOFTMAX_C_ISA.        */

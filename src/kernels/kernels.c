@@ -1,9 +1,11 @@
 /*
  * One kernel variant: compiled once per ISA (see kernels_avx2.c,
  * kernels_avx512.c, and this file alone for the portable baseline), with
- * the float32 and float64 kernels both instantiated from dtype_kernels.h.
+ * the float32 and float64 kernels both instantiated from dtype_kernels.h
+ * (softmax family) and dtype_loss.h (cross-entropy, backward passes).
  */
 #include "../core/internal.h"
+#include "../core/loss_job.h"
 #include "../simd/isa.h"
 
 #if defined(SMC_ISA_AVX512)
@@ -34,6 +36,7 @@
         f32_set1(0x1.5558f2p-5f)), r, f32_set1(0x1.555492p-3f)), r,          \
         f32_set1(0x1.fffffcp-2f)), r, f32_set1(1.0f)), r, f32_set1(1.0f))
 #include "dtype_kernels.h"
+#include "dtype_loss.h"
 #undef DT
 #undef T
 #undef LANES
@@ -79,6 +82,7 @@ static inline f64v smc_exp_poly_eval_f64(f64v r)
 }
 #define EXP_POLY(r) smc_exp_poly_eval_f64(r)
 #include "dtype_kernels.h"
+#include "dtype_loss.h"
 
 const smc_kernels SMC_CAT(smc_kernels__, SMC_VARIANT) = {
     SMC_ISA_NAME,
@@ -88,4 +92,6 @@ const smc_kernels SMC_CAT(smc_kernels__, SMC_VARIANT) = {
     { f32_chunk_stats, f64_chunk_stats },
     { f32_chunk_apply, f64_chunk_apply },
     { f32_exp_array, f64_exp_array },
+    { f32_xent_rows, f64_xent_rows },
+    { f32_bwd_rows, f64_bwd_rows },
 };

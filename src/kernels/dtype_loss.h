@@ -1,0 +1,530 @@
+/*
+ * Fused softmax cross-entropy (loss and gradient) and the softmax /
+ * log_softmax backward passes, written once for both dtypes.
+ *
+ * kernels.c includes this file right after dtype_kernels.h, with the same
+ * DT / T / LANES definitions, and uses that file's exp_diff, sub_err,
+ * the smc_partial online normaliser and the load/store/gather helpers.
+ * The formulas are in core/loss_job.h.
+ *
+ * Cross-entropy, per row: one read pass over the logits for the online
+ * normaliser (and the u-sums of label smoothing / probability targets)
+ * that also stores exp(x - running max) in the gradient row, then one pass
+ * over the gradient row that rescales it (and subtracts the u term).  One
+ * exp per element; the loss comes from log-sum-exp, never log(softmax).
+ * The target logit is read before anything is written, so the gradient
+ * may overwrite the logits.
+ */
+
+#define V         SMC_CAT(DT, v)
+#define VM        SMC_CAT(DT, m)
+#define VOP(op)   SMC_CAT3(DT, _, op)
+#define FN(name)  SMC_CAT3(DT, _, name)
+#define SPLAT(c)  VOP(set1)((T)(c))
+#define BLOCK     (16 * LANES)
+
+/* ---- shared small pieces ----------------------------------------------------- */
+
+/* A contiguous view of `len` elements at p with byte step `step`: p itself
+ * when already contiguous, else a copy in buf. */
+static inline const T *FN(contig_view)(const char *p, int64_t step, int64_t len, T *buf)
+{
+    if (step == (int64_t)sizeof(T))
+        return (const T *)p;
+    FN(gather)(buf, p, step, len);
+    return buf;
+}
+
+static void FN(fill_zero)(char *p, int64_t step, int64_t n)
+{
+    T zero = 0;
+    for (int64_t i = 0; i < n; i++)
+        memcpy(p + i * step, &zero, sizeof zero);
+}
+
+/* ---- cross-entropy: the u-sums ----------------------------------------------- */
+
+/* u_j of the loss (see loss_job.h) for LANES classes starting at i. */
+static inline V FN(u_vec)(const smc_loss_job *job, const T *q, const T *w, int64_t i)
+{
+    V u = job->kind == SMC_TARGET_PROBS
+              ? VOP(fma)(VOP(load)(q + i), SPLAT(job->q_scale), SPLAT(job->q_shift))
+              : SPLAT(1);
+    return w ? VOP(mul)(u, VOP(load)(w + i)) : u;
+}
+
+static inline double FN(u_scalar)(const smc_loss_job *job, const T *q, const T *w, int64_t i)
+{
+    T u = job->kind == SMC_TARGET_PROBS ? (T)((T)job->q_scale * q[i] + (T)job->q_shift) : (T)1;
+    return w ? (double)(u * w[i]) : (double)u;
+}
+
+/* The u-sums of a row so far: U = sum u_j and D = sum u_j * (x_j - ref).
+ * ref follows the running maximum, so for u_j >= 0 every term of D is
+ * <= 0 and the loss term U * log_sum - D adds two non-negative numbers
+ * (no cancellation, unlike sum u_j x_j - m * U). */
+typedef struct {
+    double u, d, ref;
+} FN(usums);
+
+/* Fold one contiguous block of x (and q, w) into s, against s->ref. */
+static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, const T *w,
+                           int64_t len, FN(usums) *s)
+{
+    V ref = SPLAT(s->ref), zero = SPLAT(0);
+    V au0 = zero, au1 = zero, ad0 = zero, ad1 = zero;
+    int64_t full = len / LANES * LANES, i = 0;
+    for (; i + 2 * LANES <= full; i += 2 * LANES) {
+        V u0 = FN(u_vec)(job, q, w, i), u1 = FN(u_vec)(job, q, w, i + LANES);
+        au0 = VOP(add)(au0, u0);
+        au1 = VOP(add)(au1, u1);
+        ad0 = VOP(fma)(u0, VOP(sub)(VOP(load)(x + i), ref), ad0);
+        ad1 = VOP(fma)(u1, VOP(sub)(VOP(load)(x + i + LANES), ref), ad1);
+    }
+    if (i < full) {
+        V u0 = FN(u_vec)(job, q, w, i);
+        au0 = VOP(add)(au0, u0);
+        ad0 = VOP(fma)(u0, VOP(sub)(VOP(load)(x + i), ref), ad0);
+    }
+    double bu = FN(hsum)(VOP(add)(au0, au1)), bd = FN(hsum)(VOP(add)(ad0, ad1));
+    for (i = full; i < len; i++) {
+        double u = FN(u_scalar)(job, q, w, i);
+        bu += u;
+        bd += u * (double)(x[i] - (T)s->ref);
+    }
+    s->u += bu;
+    s->d += bd;
+}
+
+/* ---- cross-entropy: the first pass ---------------------------------------------
+ * One read pass over the row computes the online normaliser (maximum m,
+ * count c of elements equal to m, sum s of the others' exp, as stats_block
+ * does), the u-sums, and -- when a gradient is wanted -- stores
+ * e_j = exp(x_j - m_b) in the gradient row, with m_b the running maximum
+ * after the span of x_j (segments in loss_job.h).  The second pass then only rescales what is stored: one
+ * exp per element in total instead of two, which is most of the cost. */
+
+/* Raise st's maximum to that of the span (rescaling st); returns the
+ * span's minimum and sets *span_max (NaN ignored in both). */
+static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, double *span_max)
+{
+    int64_t full = len / LANES * LANES, k = len - full;
+    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
+    for (int64_t i = 0; i < full; i += LANES) {
+        V xv = VOP(load)(x + i);
+        vmax = VOP(max)(xv, vmax);                      /* NaN ignored */
+        vmin = VOP(min)(xv, vmin);
+    }
+    if (k) {
+        V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
+        vmax = VOP(max)(xv, vmax);
+        vmin = VOP(min)(FN(load_partial)((const char *)(x + full), k, (T)INFINITY), vmin);
+    }
+    double bm = FN(hmax)(vmax);
+    if (bm > st->m)
+        smc_partial_rescale(st, bm, 1.0, 0.0);
+    *span_max = bm;
+    return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
+}
+
+/* Below this argument exp's result leaves the normal range of T. */
+#define SMC_EXP_NORMAL_MIN (sizeof(T) == 4 ? -87.0 : -708.0)
+
+/* exp_core for arguments in [SMC_EXP_NORMAL_MIN, 0] (or NaN): the same
+ * reduction and polynomial, but with a normal result it needs neither the
+ * clamps nor the two-step scaling that make exp_core exact for subnormal
+ * results. */
+static inline V FN(exp_normal)(V a, V a_err)
+{
+    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
+    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));
+    V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);
+    r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
+    r = VOP(add)(r, a_err);
+    V p = EXP_POLY(r);
+    return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
+}
+
+/* exp(x - m) with the rounding error of x - m carried into the exp.
+ * FAST: x - m is known to lie in [SMC_EXP_NORMAL_MIN, 0] (or x is NaN), so
+ * the error term needs no clamp and exp_normal applies.  Otherwise x may be
+ * -inf, and where x == m == -inf (all seen so far is -inf) the result is
+ * made 1, like exp(0), for a later maximum to rescale to 0. */
+static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
+{
+    if (fast) {
+        V d = VOP(sub)(xv, m);
+        return FN(exp_normal)(d, FN(sub_err)(xv, m, d));
+    }
+    /* exp_diff clamps the correction: inf - inf = NaN there must not
+     * poison the exact 0 of a -inf input */
+    V e = FN(exp_diff)(xv, m, SPLAT(1), SPLAT(0), 0);
+    return VOP(select)(eq, SPLAT(1), e);
+}
+
+/* The exps of one contiguous span, folded into st (against st->m) and
+ * stored in e unless e is NULL (e may be x).  fast: see exp_shifted.
+ * eqs: the span may hold elements equal to m (it set the running maximum);
+ * only then must they be counted apart from the sum.  The sum moves from T
+ * to double every BLOCK elements (each lane of the two accumulators adds
+ * at most BLOCK / LANES / 2 terms in T); the count, exact in T, once per
+ * span. */
+static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
+                             int eqs)
+{
+    V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
+    V cnt = zero;
+    int64_t full = len / LANES * LANES, k = len - full;
+    /* the loop, with FAST and STORE constant in each copy */
+#define SMC_EXP_TERM(acc, j, FAST, STORE, EQS)                                \
+    do {                                                                      \
+        V xv_ = VOP(load)(x + (j));                                           \
+        VM eq_ = VOP(eq)(xv_, m);                                             \
+        V ev_ = FN(exp_shifted)(xv_, m, eq_, FAST);                           \
+        if (STORE)                                                            \
+            VOP(store)(e + (j), ev_);                                         \
+        if (EQS) {                                                            \
+            acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                 \
+            cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                 \
+        } else {                                                              \
+            acc = VOP(add)(acc, ev_);                                         \
+        }                                                                     \
+    } while (0)
+#define SMC_EXP_LOOP(FAST, STORE, EQS)                                        \
+    do {                                                                      \
+        for (int64_t b = 0; b < full; b += BLOCK) {                           \
+            int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;         \
+            V acc0 = zero, acc1 = zero;                                       \
+            for (; i + 2 * LANES <= end; i += 2 * LANES) {                    \
+                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
+                SMC_EXP_TERM(acc1, i + LANES, FAST, STORE, EQS);              \
+            }                                                                 \
+            if (i < end)                                                      \
+                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
+            smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(VOP(add)(acc0, acc1))); \
+        }                                                                     \
+    } while (0)
+    if (fast && !eqs && e)          /* the common case: a span below the maximum */
+        SMC_EXP_LOOP(1, 1, 0);
+    else if (fast && !eqs)
+        SMC_EXP_LOOP(1, 0, 0);
+    else if (fast && e)
+        SMC_EXP_LOOP(1, 1, 1);
+    else if (fast)
+        SMC_EXP_LOOP(1, 0, 1);
+    else if (e)
+        SMC_EXP_LOOP(0, 1, 1);
+    else
+        SMC_EXP_LOOP(0, 0, 1);
+#undef SMC_EXP_LOOP
+#undef SMC_EXP_TERM
+    double bcnt = FN(hsum)(cnt), bsum = 0.0;
+    if (k) {
+        /* the padding lanes must not count: add the tail lane by lane */
+        T ev[LANES], xs[LANES];
+        V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
+        V out = FN(exp_shifted)(xv, m, VOP(eq)(xv, m), 0);
+        VOP(store)(ev, out);
+        VOP(store)(xs, xv);
+        if (e)
+            FN(store_partial)((char *)(e + full), out, k);
+        for (int64_t l = 0; l < k; l++) {
+            if (xs[l] == (T)st->m)
+                bcnt += 1.0;
+            else
+                bsum += ev[l];
+        }
+        smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
+    }
+    st->c += bcnt;
+}
+
+/* e[i0..i1) <- e * f, then - B * u (when with_u), over the gradient row;
+ * q is the probability row (or NULL). */
+static void FN(grad_range)(const smc_loss_job *job, const char *q, char *grad, int64_t i0,
+                           int64_t i1, T f, T B, int with_u)
+{
+    const int64_t gs = job->grad.step, qs = job->target.step, sz = (int64_t)sizeof(T);
+    const T *w = (const T *)job->weight;
+    const int probs = job->kind == SMC_TARGET_PROBS;
+    V vf = SPLAT(f), vB = SPLAT(B);
+    T gbuf[BLOCK], qbuf[BLOCK], qt[LANES], wt[LANES];
+    for (int64_t b = i0; b < i1; b += BLOCK) {
+        int64_t bl = i1 - b < BLOCK ? i1 - b : BLOCK;
+        int64_t full = bl / LANES * LANES, k = bl - full;
+        T *gb = gs == sz ? (T *)(grad + b * gs) : gbuf;
+        if (gb == gbuf)
+            FN(gather)(gbuf, grad + b * gs, gs, bl);
+        const T *qb = with_u && probs ? FN(contig_view)(q + b * qs, qs, bl, qbuf) : NULL;
+        const T *wb = with_u && w ? w + b : NULL;
+        for (int64_t i = 0; i < full; i += LANES) {
+            V g = VOP(mul)(VOP(load)(gb + i), vf);
+            if (with_u)
+                g = VOP(sub)(g, VOP(mul)(vB, FN(u_vec)(job, qb, wb, i)));
+            VOP(store)(gb + i, g);
+        }
+        if (k) {
+            V g = VOP(mul)(FN(load_partial)((const char *)(gb + full), k, (T)0), vf);
+            if (with_u) {
+                /* pad q and w, so u_vec reads only in-bounds copies */
+                for (int l = 0; l < LANES; l++)
+                    qt[l] = wt[l] = 0;
+                if (qb)
+                    memcpy(qt, qb + full, (size_t)k * sizeof(T));
+                if (wb)
+                    memcpy(wt, wb + full, (size_t)k * sizeof(T));
+                g = VOP(sub)(g, VOP(mul)(vB, FN(u_vec)(job, qt, wb ? wt : NULL, 0)));
+            }
+            FN(store_partial)((char *)(gb + full), g, k);
+        }
+        if (gb == gbuf)
+            FN(scatter)(grad + b * gs, gs, gbuf, bl);
+    }
+}
+
+/* exp(a - b) in double with the rounding of a - b carried in (internal.h's
+ * smc_exp_diff, hi + lo): rounded to one double, the exponent would cost
+ * float64 rows |a - b| / 2 ulp. */
+static inline double FN(exp_of_diff)(double a, double b)
+{
+    double lo, hi = smc_exp_diff(a, b, 1.0, 0.0, &lo);
+    return hi + lo;
+}
+
+/* Segment s of the gradient row, as [start, end). */
+static inline int64_t FN(segment_end)(const smc_segments *sg, int s, int64_t n)
+{
+    return s + 1 < sg->n ? sg->start[s + 1] : n;
+}
+
+/* A new running maximum st_m from element b on.  With all segments used,
+ * the stored prefix is first brought to st_m (rare: rows whose maximum
+ * keeps rising, such as sorted ones). */
+static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *sg,
+                            int64_t b, double st_m)
+{
+    if (sg->n > 0 && sg->m[sg->n - 1] == st_m)
+        return;
+    if (sg->n == SMC_SEGMENTS) {
+        for (int s = 0; s < sg->n; s++)
+            FN(grad_range)(job, NULL, grad, sg->start[s], FN(segment_end)(sg, s, b),
+                           (T)FN(exp_of_diff)(sg->m[s], st_m), 0, 0);
+        sg->n = 0;
+        b = 0;
+    }
+    sg->start[sg->n] = b;
+    sg->m[sg->n] = st_m;
+    sg->n++;
+}
+
+/* The first pass (see above).  grad NULL: statistics only.  The maximum is
+ * taken over spans of SPAN elements (fewer horizontal reductions on the
+ * critical path); sums are flushed to double every BLOCK elements. */
+#define SPAN (4 * BLOCK)
+static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const char *q,
+                                   char *grad, FN(usums) *us, smc_segments *sg)
+{
+    const int64_t n = job->g.n, xs = job->x.step, qs = job->target.step;
+    const int64_t gs = job->grad.step, sz = (int64_t)sizeof(T);
+    const T *w = (const T *)job->weight;
+    smc_partial st = smc_partial_empty();
+    T xbuf[SPAN], qbuf[SPAN], ebuf[SPAN];
+    us->u = us->d = us->ref = 0.0;
+    sg->n = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += SPAN) {
+        int64_t cl = n - c0 < SPAN ? n - c0 : SPAN;
+        const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
+        double span_max;
+        double span_min = FN(span_max_update)(xc, cl, &st, &span_max);
+        /* every x - m of the span within exp's normal range: cheap exp */
+        int fast = span_min - st.m >= SMC_EXP_NORMAL_MIN;
+        /* below the running maximum, no element equals it */
+        int eqs = !(span_max < st.m);
+        if (job->need_u) {
+            if (isfinite(st.m) && st.m != us->ref) {
+                /* move D to the new maximum: each term shifts by (ref - m) */
+                if (us->u != 0.0)
+                    us->d += (us->ref - st.m) * us->u;
+                us->ref = st.m;
+            }
+            const T *qc = job->kind == SMC_TARGET_PROBS
+                              ? FN(contig_view)(q + c0 * qs, qs, cl, qbuf) : NULL;
+            for (int64_t b = 0; b < cl; b += BLOCK)
+                FN(usum_block)(job, xc + b, qc ? qc + b : NULL, w ? w + c0 + b : NULL,
+                               cl - b < BLOCK ? cl - b : BLOCK, us);
+        }
+        T *ec = NULL;
+        if (grad) {
+            FN(segment_add)(job, grad, sg, c0, st.m);
+            ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
+        }
+        FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs);
+        if (ec == ebuf)
+            FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
+    }
+    /* wide: float64 rows get the low parts of 1/sum and log(sum) */
+    return smc_finalize(&st, 1, sizeof(T) == 8);
+}
+#undef SPAN
+
+/* ---- cross-entropy: one row ---------------------------------------------------- */
+
+static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt, char *grad,
+                         double *loss_out)
+{
+    const int64_t n = job->g.n;
+    const T *w = (const T *)job->weight;
+    int64_t label = -1;
+    if (job->kind == SMC_TARGET_LABELS) {
+        memcpy(&label, tgt, sizeof label);
+        if (label == job->ignore_index) {
+            *loss_out = 0.0;
+            if (grad)
+                FN(fill_zero)(grad, job->grad.step, n);
+            return;
+        }
+    }
+    /* the target logit, read before the first pass may overwrite it */
+    double xt = label >= 0 ? (double)FN(load1)(x + label * job->x.step) : 0.0;
+    double wt = label >= 0 && w ? (double)w[label] : 1.0;
+    double a_t = label >= 0 ? job->one_minus_eps * wt : 0.0;
+
+    FN(usums) us;
+    smc_segments sg;
+    smc_rowstats rs = FN(xent_pass1)(job, x, tgt, grad, &us, &sg);
+    /* -log p_t = log_sum - (x_t - m): two non-negative terms (log_sum_lo
+     * is 0 for float32 rows, whose results need no more than a double) */
+    double nll = (rs.log_sum - (xt - rs.m)) + rs.log_sum_lo;
+    double loss = label >= 0 ? a_t * nll : 0.0;
+    if (job->need_u)
+        loss += job->gamma * ((us.u * rs.log_sum - us.d) + us.u * rs.log_sum_lo);
+    *loss_out = loss;
+    if (!grad)
+        return;
+
+    /* gradient = A * exp(x - m) - B * u, from the stored exp(x - m_s) */
+    double gs = job->grad_scale;
+    double coef = gs * (a_t + job->gamma * us.u);
+    double A = coef * rs.scale + coef * rs.scale_lo;
+    T B = (T)(gs * job->gamma);
+    for (int s = 0; s < sg.n; s++)
+        FN(grad_range)(job, tgt, grad, sg.start[s], FN(segment_end)(&sg, s, n),
+                       (T)(A * FN(exp_of_diff)(sg.m[s], rs.m)), B, job->need_u);
+    if (label >= 0) {
+        /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the
+         * vector pass would have computed it as a difference. */
+        double u_t = w ? wt : 1.0;
+        double g = gs * (a_t * expm1(-nll) + job->gamma * (us.u * exp(-nll) - u_t));
+        FN(store1)(grad + label * job->grad.step, (T)g);
+    }
+}
+
+static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
+{
+    smc_multi_iter it;
+    const smc_array *grad = job->grad.data ? &job->grad : NULL;
+    smc_multi_iter_init(&it, &job->g, &job->x, &job->target, grad, r0);
+    for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it)) {
+        const char *x = (const char *)job->x.data + it.off[0];
+        const char *t = (const char *)job->target.data + it.off[1];
+        char *g = grad ? (char *)grad->data + it.off[2] : NULL;
+        FN(xent_row)(job, x, t, g, &job->row_loss[r]);
+    }
+}
+
+/* ---- softmax / log_softmax backward ---------------------------------------------- */
+
+/* sum(dy * y) (softmax) or sum(dy) (log_softmax) of one contiguous block,
+ * in T across lanes, then in double. */
+static double FN(bwd_block_sum)(int op, const T *y, const T *dy, int64_t len)
+{
+    V zero = SPLAT(0), a0 = zero, a1 = zero;
+    int64_t full = len / LANES * LANES, i = 0;
+    if (op == SMC_BWD_SOFTMAX) {
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {
+            a0 = VOP(fma)(VOP(load)(y + i), VOP(load)(dy + i), a0);
+            a1 = VOP(fma)(VOP(load)(y + i + LANES), VOP(load)(dy + i + LANES), a1);
+        }
+        if (i < full)
+            a0 = VOP(fma)(VOP(load)(y + i), VOP(load)(dy + i), a0);
+    } else {
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {
+            a0 = VOP(add)(a0, VOP(load)(dy + i));
+            a1 = VOP(add)(a1, VOP(load)(dy + i + LANES));
+        }
+        if (i < full)
+            a0 = VOP(add)(a0, VOP(load)(dy + i));
+    }
+    double s = FN(hsum)(VOP(add)(a0, a1));
+    for (i = full; i < len; i++)
+        s += op == SMC_BWD_SOFTMAX ? (double)y[i] * (double)dy[i] : (double)dy[i];
+    return s;
+}
+
+/* out = y * (dy - s)  (softmax, s = s_hi + s_lo)  or  dy - exp(y) * s. */
+static void FN(bwd_block_apply)(int op, const T *y, const T *dy, T *out, int64_t len,
+                                V s_hi, V s_lo)
+{
+    V zero = SPLAT(0);
+    int64_t full = len / LANES * LANES, k = len - full;
+    for (int64_t i = 0; i <= full; i += LANES) {
+        int last = i == full;
+        if (last && !k)
+            break;
+        V yv = last ? FN(load_partial)((const char *)(y + i), k, (T)0) : VOP(load)(y + i);
+        V dv = last ? FN(load_partial)((const char *)(dy + i), k, (T)0) : VOP(load)(dy + i);
+        V r;
+        if (op == SMC_BWD_SOFTMAX)
+            r = VOP(mul)(yv, VOP(sub)(VOP(sub)(dv, s_hi), s_lo));
+        else {
+            V neg_e = VOP(sub)(zero, FN(exp_core)(yv, zero));
+            r = VOP(fma)(neg_e, s_lo, VOP(fma)(neg_e, s_hi, dv));
+        }
+        if (last)
+            FN(store_partial)((char *)(out + i), r, k);
+        else
+            VOP(store)(out + i, r);
+    }
+}
+
+static void FN(bwd_row)(const smc_bwd_job *job, const char *y, const char *dy, char *out)
+{
+    const int64_t n = job->g.n, ys = job->y.step, ds = job->dy.step, os = job->out.step;
+    T ybuf[BLOCK], dbuf[BLOCK], obuf[BLOCK];
+    double s_hi = 0.0, s_lo = 0.0;
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t bl = n - b < BLOCK ? n - b : BLOCK;
+        const T *yb = FN(contig_view)(y + b * ys, ys, bl, ybuf);
+        const T *db = FN(contig_view)(dy + b * ds, ds, bl, dbuf);
+        smc_twosum_add(&s_hi, &s_lo, FN(bwd_block_sum)(job->op, yb, db, bl));
+    }
+    double s = s_hi + s_lo;
+    T hi = (T)s, lo = (T)(s - (double)hi);
+    V vhi = SPLAT(hi), vlo = SPLAT(lo);
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t bl = n - b < BLOCK ? n - b : BLOCK;
+        const T *yb = FN(contig_view)(y + b * ys, ys, bl, ybuf);
+        const T *db = FN(contig_view)(dy + b * ds, ds, bl, dbuf);
+        T *ob = os == (int64_t)sizeof(T) ? (T *)(out + b * os) : obuf;
+        FN(bwd_block_apply)(job->op, yb, db, ob, bl, vhi, vlo);
+        if (ob == obuf)
+            FN(scatter)(out + b * os, os, obuf, bl);
+    }
+}
+
+static void FN(bwd_rows)(const smc_bwd_job *job, int64_t r0, int64_t r1)
+{
+    smc_multi_iter it;
+    smc_multi_iter_init(&it, &job->g, &job->y, &job->dy, &job->out, r0);
+    for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it))
+        FN(bwd_row)(job, (const char *)job->y.data + it.off[0],
+                    (const char *)job->dy.data + it.off[1], (char *)job->out.data + it.off[2]);
+}
+
+#undef V
+#undef VM
+#undef VOP
+#undef FN
+#undef SPLAT
+#undef BLOCK
+#undef SMC_EXP_NORMAL_MIN
