@@ -120,6 +120,19 @@ static int run_split_rows(run_ctx *c, int nthreads)
     return SMC_OK;
 }
 
+/* The kernels multiply by 1/temperature in the row's dtype: it must be a
+ * finite, non-zero value of that dtype after rounding.  (float32: 2^-150
+ * rounds to 0 and 2^128 - 2^103 to inf, both ties to even.) */
+static int temperature_ok(int dt, double temperature)
+{
+    if (!(temperature > 0.0 && temperature <= 1.7976931348623157e308))
+        return 0;
+    double inv_t = 1.0 / temperature;
+    if (dt == SMC_F32)
+        return inv_t > 0x1p-150 && inv_t < 0x1p128 - 0x1p103;
+    return inv_t <= 1.7976931348623157e308;
+}
+
 static int run(int op, int dt, const smc_grid *g, const smc_array *x,
                const smc_array *y, double temperature, int threads)
 {
@@ -129,7 +142,7 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
         return rc;
     if (!x || !y)
         return SMC_ERR_NULL;
-    if (op != SMC_OP_LOGSUMEXP && !(temperature > 0.0 && temperature <= 1.7976931348623157e308))
+    if (op != SMC_OP_LOGSUMEXP && !temperature_ok(dt, temperature))
         return SMC_ERR_VALUE;
     if (threads < 0)
         return SMC_ERR_VALUE;

@@ -98,12 +98,20 @@ static int run_weighted(int dt, const smc_grid *g, const smc_array *x, const smc
         return SMC_ERR_NULL;
     if (g->n < 0 || g->ndim < 0 || g->ndim > SMC_MAX_DIMS || threads < 0)
         return g->n < 0 || g->ndim < 0 || g->ndim > SMC_MAX_DIMS ? SMC_ERR_SIZE : SMC_ERR_VALUE;
+    /* rows = product of the shape, refusing sizes that overflow int64 */
     int64_t rows = 1;
     for (int d = 0; d < g->ndim; d++) {
         if (g->shape[d] < 0)
             return SMC_ERR_SIZE;
-        rows *= g->shape[d];
+        if (g->shape[d] == 0)
+            rows = 0;
+        else if (rows > INT64_MAX / g->shape[d])
+            return SMC_ERR_SIZE;
+        else
+            rows *= g->shape[d];
     }
+    if (g->n > 0 && rows > INT64_MAX / g->n)
+        return SMC_ERR_SIZE;
     if (rows == 0)
         return SMC_OK;
     if (!y->data || (g->n > 0 && (!x->data || !b->data)))
@@ -119,7 +127,9 @@ static int run_weighted(int dt, const smc_grid *g, const smc_array *x, const smc
     else
         memset(&j.sign, 0, sizeof j.sign);
     int64_t n = g->n > 0 ? g->n : 1;
-    smc_parallel_for(rows, smc_choose_threads(rows * n * 8, threads), weighted_row, &j);
+    int64_t work = rows * n;            /* scalar libm exp: ~8x the vector cost */
+    work = work > INT64_MAX / 8 ? INT64_MAX : work * 8;
+    smc_parallel_for(rows, smc_choose_threads(work, threads), weighted_row, &j);
     return SMC_OK;
 }
 
