@@ -232,3 +232,26 @@ def test_case_count():
     # issue 6 asks for the number of bad-input cases in the report
     print(f"\nbad-input cases: {len(PARAMS)} (op x argument) + {len(RUNTIME_CASES)} runtime")
     assert len(PARAMS) > 100
+
+
+# ---- just inside the valid range: accepted and right -------------------------
+
+# Powers of two, so x / T is exact and the full accuracy contract applies:
+# the smallest and largest temperatures whose reciprocal the dtype holds
+# (softmax becomes one-hot / uniform there), and -inf entries and products
+# that overflow to -inf must still give exact 0 (softmax) and -inf.
+EXTREME_TEMPERATURES = [(np.float32, 2.0**-126), (np.float32, 2.0**-100),
+                        (np.float32, 2.0**100), (np.float32, 2.0**140),
+                        (np.float64, 2.0**-1022), (np.float64, 2.0**-1000),
+                        (np.float64, 2.0**1000), (np.float64, 2.0**1023)]
+
+
+@pytest.mark.parametrize("dtype, t", EXTREME_TEMPERATURES,
+                         ids=[f"{np.dtype(d).name}-2^{int(np.log2(t))}" for d, t in EXTREME_TEMPERATURES])
+@pytest.mark.parametrize("op", [op for op in OPS if "temperature" in op.options], ids=repr)
+def test_extreme_but_valid_temperature(isa, op, dtype, t):
+    x = np.array([[1.0, 2.0, -np.inf, 2.0, -3e30, 0.0],
+                  [0.5, -1.0, 3.0, -np.inf, 1e-30, -2.0],
+                  [-np.inf] * 5 + [7.0]], dtype)
+    got = op(x, temperature=t)
+    op.reference_check(x, got, temperature=t)
