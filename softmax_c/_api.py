@@ -168,7 +168,9 @@ def _merged_out_view(out, axes):
         return out, axes[0]
     keep = [d for d in range(out.ndim) if d not in axes]
     moved = out.transpose(keep + list(axes))
-    view = _reshape_view(moved, tuple(out.shape[d] for d in keep) + (-1,))
+    # the merged length spelled out: -1 is ambiguous when the array is empty
+    merged = int(np.prod([out.shape[d] for d in axes]))
+    view = _reshape_view(moved, tuple(out.shape[d] for d in keep) + (merged,))
     return None if view is None else (view, len(keep))
 
 

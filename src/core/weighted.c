@@ -52,7 +52,8 @@ typedef struct {
 static void comp_sum_add(comp_sum *a, double term)
 {
     double t = a->s + term;
-    a->comp += fabs(a->s) >= fabs(term) ? (a->s - t) + term : (term - t) + a->s;
+    if (isfinite(t))        /* an overflowed sum has no rounding error to keep */
+        a->comp += fabs(a->s) >= fabs(term) ? (a->s - t) + term : (term - t) + a->s;
     a->s = t;
 }
 
@@ -70,8 +71,10 @@ static void comp_sum_add(comp_sum *a, double term)
 static void dominant_shift_sum(const weighted_job *j, const char *x, const char *b,
                                double *value, double *sign)
 {
-    double best = -INFINITY, xd = 0.0;
-    int ed = 0;
+    /* the dominant term, compared by the same difference the sum uses
+     * (x + e*ln2 itself would lose e next to a huge x) */
+    double xd = 0.0;
+    int ed = 0, found = 0;
     for (int64_t i = 0; i < j->g.n; i++) {
         double bi = load_as_double(j->dt, b + i * j->b.step);
         double xi = load_as_double(j->dt, x + i * j->x.step);
@@ -79,9 +82,9 @@ static void dominant_shift_sum(const weighted_job *j, const char *x, const char 
             continue;
         int e;
         frexp(bi, &e);
-        double a = xi + e * (SMC_LN2_HI + SMC_LN2_LO);
-        if (a > best) {
-            best = a;
+        int k = e - ed;
+        if (!found || ((xi - xd) + k * SMC_LN2_HI) + k * SMC_LN2_LO > 0.0) {
+            found = 1;
             xd = xi;
             ed = e;
         }
