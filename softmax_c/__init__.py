@@ -94,7 +94,9 @@ def set_isa(name):
     ``SOFTMAX_C_ISA`` chooses the variant at import instead.
     """
     previous = _core.active_isa()
-    if not isinstance(name, str) or not _core.set_isa(name):
+    if not isinstance(name, str):
+        raise TypeError(f"set_isa: name must be a str; got {type(name).__name__}")
+    if not _core.set_isa(name):
         raise ValueError(f"set_isa: {name!r} is not available here; available: "
                          f"{cpu_info()['available']}")
     return previous
@@ -104,8 +106,8 @@ def set_num_threads(n):
     """Limit automatic calls (``threads=None``) to at most `n` threads."""
     from ._api import _check_threads
     if n is None:
-        raise TypeError("set_num_threads: n must be an int >= 1")
-    _core.set_num_threads(_check_threads(n))
+        raise TypeError("set_num_threads: n must be an int >= 1; got None")
+    _core.set_num_threads(_check_threads(n, "set_num_threads: n"))
 
 
 def get_num_threads():

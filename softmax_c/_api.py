@@ -35,9 +35,17 @@ def _compute_dtype(dtype, name="x"):
     raise TypeError(f"{name} must be a real numeric array; got dtype {dtype}")
 
 
+def _asarray(x, name):
+    """np.asarray(x), with an error that names the argument."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:       # ragged nested lists
+        raise ValueError(f"{name} is not a rectangular array: {exc}") from None
+
+
 def _as_input(x, name="x"):
     """x as a native-endian float32/float64 array (copied only if converted)."""
-    arr = np.asarray(x)
+    arr = _asarray(x, name)
     dtype = _compute_dtype(arr.dtype, name)
     if arr.dtype != dtype:   # also catches byte-swapped float32/float64
         arr = arr.astype(dtype)
@@ -66,27 +74,35 @@ def _normalize_axis(axis, ndim):
     return a % ndim
 
 
-def _check_temperature(temperature):
+def _check_temperature(temperature, dtype=None):
     try:
         t = float(temperature)
     except (TypeError, ValueError):
         raise TypeError(f"temperature must be a real number; got {temperature!r}") from None
     if not (np.isfinite(t) and t > 0):
         raise ValueError(f"temperature must be finite and > 0; got {temperature!r}")
+    # The kernels multiply by 1/temperature in the compute dtype: it must
+    # neither overflow nor round to 0 there (the C layer checks this too).
+    if dtype is not None:
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            inv = np.asarray(1.0 / t).astype(dtype)
+        if not (np.isfinite(inv) and inv > 0):
+            raise ValueError(f"temperature {temperature!r} is out of range for {dtype}: "
+                             f"1/temperature must be a finite, non-zero {dtype} value")
     return t
 
 
-def _check_threads(threads):
+def _check_threads(threads, name="threads"):
     if threads is None:
         return 0
     if isinstance(threads, bool):
-        raise TypeError("threads must be None or an int >= 1; got a bool")
+        raise TypeError(f"{name} must be None or an int >= 1; got a bool")
     try:
         n = operator.index(threads)
     except TypeError:
-        raise TypeError(f"threads must be None or an int >= 1; got {threads!r}") from None
+        raise TypeError(f"{name} must be None or an int >= 1; got {threads!r}") from None
     if n < 1:
-        raise ValueError(f"threads must be None or an int >= 1; got {n}")
+        raise ValueError(f"{name} must be None or an int >= 1; got {n}")
     return min(n, 1 << 20)
 
 
@@ -152,7 +168,9 @@ def _merged_out_view(out, axes):
         return out, axes[0]
     keep = [d for d in range(out.ndim) if d not in axes]
     moved = out.transpose(keep + list(axes))
-    view = _reshape_view(moved, tuple(out.shape[d] for d in keep) + (-1,))
+    # the merged length spelled out: -1 is ambiguous when the array is empty
+    merged = int(np.prod([out.shape[d] for d in axes]))
+    view = _reshape_view(moved, tuple(out.shape[d] for d in keep) + (merged,))
     return None if view is None else (view, len(keep))
 
 
@@ -161,7 +179,7 @@ def _merged_out_view(out, axes):
 def _softmax_like(op, x, axis, temperature, out, threads):
     arr = _as_input(x)
     axes = _normalize_axes(axis, arr.ndim)
-    t = _check_temperature(temperature)
+    t = _check_temperature(temperature, arr.dtype)
     nthreads = _check_threads(threads)
     if out is not None:
         _check_out(out, arr.shape, arr.dtype)
@@ -342,7 +360,7 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None
     nthreads = _check_threads(threads)
     weights = None
     if b is not None:
-        bw = np.asarray(b)
+        bw = _asarray(b, "b")
         _compute_dtype(bw.dtype, "b")
         try:
             shape = np.broadcast_shapes(bw.shape, arr.shape)
@@ -368,7 +386,8 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None
     reduced_shape = xv.shape[:ax] + xv.shape[ax + 1:]
 
     target = None            # out itself in the kernel's shape, when possible
-    if out is not None and not _needs_temporary(arr, out):
+    if out is not None and not _needs_temporary(arr, out) and not (
+            weights is not None and _needs_temporary(weights, out)):
         target = _reshape_view(out, reduced_shape)
     value = np.empty(reduced_shape, dtype=arr.dtype) if target is None else target
     sign = None

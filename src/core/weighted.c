@@ -44,13 +44,75 @@ static int64_t offset_of(const smc_grid *g, const smc_array *a, int64_t row)
     return off;
 }
 
+/* Neumaier-compensated running sum. */
+typedef struct {
+    double s, comp;
+} comp_sum;
+
+static void comp_sum_add(comp_sum *a, double term)
+{
+    double t = a->s + term;
+    if (isfinite(t))        /* an overflowed sum has no rounding error to keep */
+        a->comp += fabs(a->s) >= fabs(term) ? (a->s - t) + term : (term - t) + a->s;
+    a->s = t;
+}
+
+/* ln 2 in two parts; k * SMC_LN2_HI is exact for |k| < 2^21. */
+#define SMC_LN2_HI 0x1.62e42fee00000p-1
+#define SMC_LN2_LO 0x1.a39ef35793c76p-33
+
+/* log|sum(b * exp(x))| and its sign for a row whose largest x is finite and
+ * whose weights are all finite.  Each term is scaled by the row's dominant
+ * term (the largest x + log|b|) rather than by exp(max x): with weights of
+ * very different sizes, b * exp(x - max x) of the dominant term can
+ * underflow to 0 (b = 1e300, x 800 below the max) or lose its bits as a
+ * subnormal (b = 5e-324).  |b| = f * 2^e (frexp, exact), so the shift is
+ * exp(x_d) * 2^e_d and only f * exp(small) is rounded per term. */
+static void dominant_shift_sum(const weighted_job *j, const char *x, const char *b,
+                               double *value, double *sign)
+{
+    /* the dominant term, compared by the same difference the sum uses
+     * (x + e*ln2 itself would lose e next to a huge x) */
+    double xd = 0.0;
+    int ed = 0, found = 0;
+    for (int64_t i = 0; i < j->g.n; i++) {
+        double bi = load_as_double(j->dt, b + i * j->b.step);
+        double xi = load_as_double(j->dt, x + i * j->x.step);
+        if (bi == 0.0 || !(xi > -INFINITY))
+            continue;
+        int e;
+        frexp(bi, &e);
+        int k = e - ed;
+        if (!found || ((xi - xd) + k * SMC_LN2_HI) + k * SMC_LN2_LO > 0.0) {
+            found = 1;
+            xd = xi;
+            ed = e;
+        }
+    }
+    comp_sum sum = { 0.0, 0.0 };
+    for (int64_t i = 0; i < j->g.n; i++) {
+        double bi = load_as_double(j->dt, b + i * j->b.step);
+        double xi = load_as_double(j->dt, x + i * j->x.step);
+        if (bi == 0.0 || !(xi > -INFINITY))
+            continue;
+        int e;
+        double f = frexp(bi, &e);                 /* signed, 0.5 <= |f| < 1 */
+        int k = e - ed;
+        double d = ((xi - xd) + k * SMC_LN2_HI) + k * SMC_LN2_LO;
+        comp_sum_add(&sum, f * exp(d));
+    }
+    double s = sum.s + sum.comp;
+    *value = (xd + ed * SMC_LN2_HI) + (ed * SMC_LN2_LO + log(fabs(s)));
+    *sign = s > 0 ? 1.0 : s < 0 ? -1.0 : 0.0;
+}
+
 static void weighted_row(void *ctx, int64_t row)
 {
     const weighted_job *j = ctx;
     const char *x = (const char *)j->x.data + offset_of(&j->g, &j->x, row);
     const char *b = (const char *)j->b.data + offset_of(&j->g, &j->b, row);
     double m = -INFINITY;
-    int nan = 0;
+    int nan = 0, b_finite = 1;
     for (int64_t i = 0; i < j->g.n; i++) {
         double bi = load_as_double(j->dt, b + i * j->b.step);
         double xi = load_as_double(j->dt, x + i * j->x.step);
@@ -60,25 +122,29 @@ static void weighted_row(void *ctx, int64_t row)
             nan = 1;
         else if (xi > m)
             m = xi;
+        if (isinf(bi))
+            b_finite = 0;
     }
-    /* Neumaier-compensated sum of b * exp(x - m); exp(inf - inf) is taken
-     * as 1 so that a row whose largest term is +inf sums its weights. */
-    double s = 0.0, comp = 0.0;
-    if (m > -INFINITY) {
-        for (int64_t i = 0; i < j->g.n; i++) {
-            double bi = load_as_double(j->dt, b + i * j->b.step);
-            double xi = load_as_double(j->dt, x + i * j->x.step);
-            if (bi == 0.0 || xi != xi)
-                continue;
-            double term = bi * (xi == m ? 1.0 : exp(xi - m));
-            double t = s + term;
-            comp += fabs(s) >= fabs(term) ? (s - t) + term : (term - t) + s;
-            s = t;
+    double value, sign;
+    if (!nan && b_finite && m > -INFINITY && m < INFINITY) {
+        dominant_shift_sum(j, x, b, &value, &sign);
+    } else {
+        /* special rows: b * exp(x - m), with exp(inf - inf) taken as 1 so
+         * that a row whose largest term is +inf sums its weights */
+        comp_sum sum = { 0.0, 0.0 };
+        if (m > -INFINITY) {
+            for (int64_t i = 0; i < j->g.n; i++) {
+                double bi = load_as_double(j->dt, b + i * j->b.step);
+                double xi = load_as_double(j->dt, x + i * j->x.step);
+                if (bi == 0.0 || xi != xi)
+                    continue;
+                comp_sum_add(&sum, bi * (xi == m ? 1.0 : exp(xi - m)));
+            }
         }
-        s += comp;
+        double s = sum.s + sum.comp;
+        value = m + log(fabs(s));               /* s == 0 -> -inf (NaN if m == +inf) */
+        sign = s > 0 ? 1.0 : s < 0 ? -1.0 : 0.0;
     }
-    double value = m + log(fabs(s));            /* s == 0 -> -inf (NaN if m == +inf) */
-    double sign = s > 0 ? 1.0 : s < 0 ? -1.0 : 0.0;
     if (nan || value != value) {
         value = NAN;
         sign = NAN;

@@ -1,4 +1,26 @@
 /* Pick the vector backend this translation unit is compiled for. */
+
+/* Masked loads/stores and gathers are invisible to AddressSanitizer: in
+ * ASan builds (scripts/sanitize.sh, fuzz/) the backends report the bytes
+ * those instructions really touch through these hooks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SMC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SMC_ASAN 1
+#endif
+#endif
+#if defined(SMC_ASAN)
+#include <stddef.h>
+void __asan_loadN(void *p, size_t size);
+void __asan_storeN(void *p, size_t size);
+#define SMC_ASAN_LOAD(p, nbytes) __asan_loadN((void *)(p), (size_t)(nbytes))
+#define SMC_ASAN_STORE(p, nbytes) __asan_storeN((void *)(p), (size_t)(nbytes))
+#else
+#define SMC_ASAN_LOAD(p, nbytes) ((void)0)
+#define SMC_ASAN_STORE(p, nbytes) ((void)0)
+#endif
+
 #if defined(SMC_ISA_AVX512)
 #include "isa_avx512.h"
 #elif defined(SMC_ISA_AVX2)

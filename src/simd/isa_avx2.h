@@ -33,12 +33,19 @@ static inline __m256i f32_first_k(int64_t k)
 }
 static inline f32v f32_load_part(const float *p, int64_t k, float fill)
 {
+    SMC_ASAN_LOAD(p, k * sizeof(float));
     __m256i m = f32_first_k(k);     /* masked-out lanes are not read */
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
 }
-static inline void f32_store_part(float *p, f32v a, int64_t k) { _mm256_maskstore_ps(p, f32_first_k(k), a); }
+static inline void f32_store_part(float *p, f32v a, int64_t k)
+{
+    SMC_ASAN_STORE(p, k * sizeof(float));
+    _mm256_maskstore_ps(p, f32_first_k(k), a);
+}
 static inline f32v f32_gather_lanes(const char *p, int32_t stride)
 {
+    for (int i = 0; i < 8; i++)
+        SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(float));
     __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
     return _mm256_i32gather_ps((const float *)p, off, 1);
 }
@@ -66,12 +73,19 @@ static inline __m256i f64_first_k(int64_t k)
 }
 static inline f64v f64_load_part(const double *p, int64_t k, double fill)
 {
+    SMC_ASAN_LOAD(p, k * sizeof(double));
     __m256i m = f64_first_k(k);
     return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
 }
-static inline void f64_store_part(double *p, f64v a, int64_t k) { _mm256_maskstore_pd(p, f64_first_k(k), a); }
+static inline void f64_store_part(double *p, f64v a, int64_t k)
+{
+    SMC_ASAN_STORE(p, k * sizeof(double));
+    _mm256_maskstore_pd(p, f64_first_k(k), a);
+}
 static inline f64v f64_gather_lanes(const char *p, int32_t stride)
 {
+    for (int i = 0; i < 4; i++)
+        SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(double));
     __m128i off = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(stride));
     return _mm256_i32gather_pd((const double *)p, off, 1);
 }

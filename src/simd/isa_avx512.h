@@ -30,14 +30,18 @@ static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm512_mask_blend
 static inline int  f32_any(f32m m) { return m != 0; }
 static inline f32v f32_load_part(const float *p, int64_t k, float fill)
 {
+    SMC_ASAN_LOAD(p, k * sizeof(float));
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1), p);
 }
 static inline void f32_store_part(float *p, f32v a, int64_t k)
 {
+    SMC_ASAN_STORE(p, k * sizeof(float));
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), a);
 }
 static inline f32v f32_gather_lanes(const char *p, int32_t stride)
 {
+    for (int i = 0; i < 16; i++)
+        SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(float));
     __m512i off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                      _mm512_set1_epi32(stride));
     return _mm512_i32gather_ps(off, p, 1);
@@ -62,14 +66,18 @@ static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend
 static inline int  f64_any(f64m m) { return m != 0; }
 static inline f64v f64_load_part(const double *p, int64_t k, double fill)
 {
+    SMC_ASAN_LOAD(p, k * sizeof(double));
     return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1), p);
 }
 static inline void f64_store_part(double *p, f64v a, int64_t k)
 {
+    SMC_ASAN_STORE(p, k * sizeof(double));
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), a);
 }
 static inline f64v f64_gather_lanes(const char *p, int32_t stride)
 {
+    for (int i = 0; i < 8; i++)
+        SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(double));
     __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
     return _mm512_i32gather_pd(off, p, 1);
 }
