@@ -41,8 +41,8 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=None,
                    help="samples per contestant (default 9, quick 5)")
     p.add_argument("--max-repeats", type=int, default=None,
-                   help="extra rounds while samples are noisy, up to this many (default repeats + 4, "
-                        "quick repeats + 2)")
+                   help="extra rounds while samples are noisy, up to this many (default repeats + 4; "
+                        "quick: none)")
     p.add_argument("--max-wait", type=float, default=None,
                    help="before each workload, wait up to this many seconds while other processes "
                         "keep a CPU busy (default 60, quick 5; at most 4 times that in all)")
@@ -60,7 +60,7 @@ def parse_args(argv):
     args.markdown = args.markdown or os.path.join(RESULTS_DIR, f"{stem}.md")
     args.plot = args.plot or os.path.join(RESULTS_DIR, "quick.png" if args.quick else "throughput.png")
     args.repeats = args.repeats or (5 if args.quick else 9)
-    args.max_repeats = max(args.repeats, args.max_repeats or args.repeats + (2 if args.quick else 4))
+    args.max_repeats = max(args.repeats, args.max_repeats or args.repeats + (0 if args.quick else 4))
     args.min_time = args.min_time or (0.01 if args.quick else 0.02)
     args.max_wait = args.max_wait if args.max_wait is not None else (5 if args.quick else 60)
     args.waited = 0.0  # seconds spent waiting for quiet so far

@@ -17,7 +17,7 @@ DTYPES = ("float32", "float64")
 # The sweep uses (TOTAL / L) x L, so every row length moves the same bytes.
 TOTAL_ELEMENTS = 1 << 22  # 4,194,304
 SWEEP_LENGTHS = tuple(128 << k for k in range(7))  # 128 ... 8192
-QUICK_SWEEP_LENGTHS = (256,)
+QUICK_SWEEP_LENGTHS = ()  # quick: the main workloads only
 
 
 @dataclass(frozen=True)
