@@ -42,6 +42,13 @@
 #endif
 #define SMC_PREFETCH_STEPS 8
 
+/* Branch hint for rare paths (keeps them out of the hot loop's layout). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMC_UNLIKELY(c) __builtin_expect(!!(c), 0)
+#else
+#define SMC_UNLIKELY(c) (c)
+#endif
+
 /* Atomic load/store of one aligned word (a pointer or an int) shared by
  * threads; such variables are declared SMC_SHARED.  MSVC has no __atomic
  * builtins, but its volatile accesses of aligned words are atomic with

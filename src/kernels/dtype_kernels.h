@@ -25,24 +25,50 @@
 /* exp(a + a_err) where a_err is a tiny correction of a (the rounding error
  * of the subtraction that produced a).  Cody-Waite reduction
  * a = n*ln2 + r, |r| <= ln2/2, then a minimax polynomial for exp(r), then
- * scaling by 2^n in two exact-or-once-rounded steps so that results in the
- * subnormal range are rounded once (not flushed) and results near the top
- * of the range do not overflow early.  NaN propagates; -inf gives +0. */
-static inline V FN(exp_core)(V a, V a_err)
+ * scaling by 2^n.  NaN propagates; -inf gives +0. */
+static inline V FN(exp_poly_of)(V a, V a_err, V *n_out)
 {
-    a = VOP(max)(SPLAT(EXP_MIN_ARG), a);        /* NaN stays in `a` */
-    a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
     V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
     V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));  /* round(a / ln2) */
     V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);   /* exact: n*LN2_HI has spare bits */
     r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
     r = VOP(add)(r, a_err);
-    V p = EXP_POLY(r);
+    *n_out = n;
+    return EXP_POLY(r);
+}
+
+/* Far from 0 (results near the ends of the range, +-inf): a clamped to
+ * where exp is 0 or overflows, and 2^n applied in two exact-or-once-rounded
+ * steps, so that subnormal results are rounded once (not flushed) and
+ * results near the top do not overflow early. */
+static inline V FN(exp_core_wide)(V a, V a_err)
+{
+    a = VOP(max)(SPLAT(EXP_MIN_ARG), a);        /* NaN stays in `a` */
+    a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
+    V n;
+    V p = FN(exp_poly_of)(a, a_err, &n);
     V n1 = VOP(max)(SPLAT(EXP_N1_MIN), VOP(min)(SPLAT(EXP_N1_MAX), n));
     V n2 = VOP(sub)(n, n1);
     V s1 = VOP(pow2_from_magic)(VOP(add)(n1, SPLAT(EXP_POW2_MAGIC)));
     V s2 = VOP(pow2_from_magic)(VOP(add)(n2, SPLAT(EXP_POW2_MAGIC)));
     return VOP(mul)(VOP(mul)(p, s1), s2);
+}
+
+/* exp for |a| <= EXP_FAST_LIM (or NaN): n lies in [EXP_N1_MIN, EXP_N1_MAX],
+ * so one multiplication by 2^n gives bit for bit what exp_core_wide gives,
+ * for a third fewer instructions. */
+static inline V FN(exp_core_normal)(V a, V a_err)
+{
+    V n;
+    V p = FN(exp_poly_of)(a, a_err, &n);
+    return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
+}
+
+static inline V FN(exp_core)(V a, V a_err)
+{
+    if (SMC_UNLIKELY(VOP(any)(VOP(gt)(VOP(abs)(a), SPLAT(EXP_FAST_LIM)))))
+        return FN(exp_core_wide)(a, a_err);
+    return FN(exp_core_normal)(a, a_err);
 }
 
 /* d = x - m rounded, plus its rounding error (Knuth's TwoSum). */
@@ -88,6 +114,22 @@ static inline V FN(scaled_diff)(V x, V m, V inv_t, V inv_lo, int use_t, V *err)
     e = VOP(max)(e, SPLAT(-0x1p-10));           /* NaN -> -2^-10 */
     *err = VOP(min)(e, SPLAT(0x1p-10));
     return d;
+}
+
+/* exp(x - m) for a block known to satisfy -EXP_FAST_LIM < x - m <= 0
+ * (see fast_span): no clamps, no range check. */
+static inline V FN(exp_diff_fast)(V x, V m)
+{
+    V d = VOP(sub)(x, m);
+    return FN(exp_core_normal)(d, FN(sub_err)(x, m, d));
+}
+
+/* Whether every exp argument (x - m)/T of a block whose smallest element
+ * is lo lies in the range of exp_diff_fast (false for -inf, +inf, NaN).
+ * A margin of 1 covers the rounding of x - m. */
+static inline int FN(fast_span)(double lo, double m, int use_t)
+{
+    return !use_t && lo - m >= 1.0 - EXP_FAST_LIM;
 }
 
 /* exp((x - m)/T) with the correction carried into the polynomial. */
@@ -183,16 +225,35 @@ static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
 
 /* ---- row statistics ---------------------------------------------------------- */
 
+/* Sum of exp(x - m) over the full vectors of a block where fast_span
+ * holds and no element equals m (so none is counted apart). */
+static inline V FN(exp_sum_fast)(const T *x, int64_t full, V m)
+{
+    V acc0 = SPLAT(0), acc1 = SPLAT(0);
+    int64_t i = 0;
+    for (; i + 2 * LANES <= full; i += 2 * LANES) {
+        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m));
+        acc1 = VOP(add)(acc1, FN(exp_diff_fast)(VOP(load)(x + i + LANES), m));
+    }
+    if (i < full)
+        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m));
+    return VOP(add)(acc0, acc1);
+}
+
 /* Fold one contiguous block (len <= BLOCK) into the running partial st:
- * first the block maximum, then the exp-sum against the new maximum. */
+ * first the block maximum (and minimum), then the exp-sum against the new
+ * maximum. */
 static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
                             double inv_t_s, double inv_t_lo, int use_t)
 {
     const T *x = (const T *)xb;
     int64_t full = len / LANES * LANES, k = len - full;
-    V vmax = SPLAT(-INFINITY);
-    for (int64_t i = 0; i < full; i += LANES)
-        vmax = VOP(max)(VOP(load)(x + i), vmax);      /* NaN ignored */
+    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
+    for (int64_t i = 0; i < full; i += LANES) {
+        V xv = VOP(load)(x + i);
+        vmax = VOP(max)(xv, vmax);                    /* NaN ignored */
+        vmin = VOP(min)(xv, vmin);
+    }
     V tail = SPLAT(-INFINITY);
     if (k)
         tail = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
@@ -214,13 +275,19 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
         acc = VOP(add)(acc, VOP(select)(eq_, zero, e_));                      \
         cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
     } while (0)
-    int64_t i = 0;
-    for (; i + 2 * LANES <= full; i += 2 * LANES) {
-        SMC_TERM(acc0, VOP(load)(x + i));
-        SMC_TERM(acc1, VOP(load)(x + i + LANES));
+    /* The common block: below the running maximum and within exp's normal
+     * range, so no element needs counting apart and no lane a clamp. */
+    if (bm < st->m && FN(fast_span)(-FN(hmax)(VOP(sub)(zero, vmin)), st->m, use_t)) {
+        acc0 = FN(exp_sum_fast)(x, full, m);
+    } else {
+        int64_t i = 0;
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {
+            SMC_TERM(acc0, VOP(load)(x + i));
+            SMC_TERM(acc1, VOP(load)(x + i + LANES));
+        }
+        if (i < full)
+            SMC_TERM(acc0, VOP(load)(x + i));
     }
-    if (i < full)
-        SMC_TERM(acc0, VOP(load)(x + i));
     if (k)
         SMC_TERM(acc1, tail);
 #undef SMC_TERM
@@ -337,10 +404,13 @@ static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
  * (just 1/S when the row is one chunk).  The second and third passes run
  * while the chunk is still in cache. */
 
-static double FN(chunk_max)(const char *x, int64_t step, int64_t len)
+/* Largest element of a chunk (NaN ignored), in *lo its smallest, and in
+ * block_max the lane-wise maxima of each BLOCK (LANES values per block). */
+static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *lo,
+                              T *block_max)
 {
     T buf[BLOCK];
-    V vmax = SPLAT(-INFINITY);
+    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
     for (int64_t b = 0; b < len; b += BLOCK) {
         int64_t bl = len - b < BLOCK ? len - b : BLOCK;
         const T *p = (const T *)(x + b * step);
@@ -349,35 +419,52 @@ static double FN(chunk_max)(const char *x, int64_t step, int64_t len)
             p = buf;
         }
         int64_t full = bl / LANES * LANES;
-        for (int64_t i = 0; i < full; i += LANES)
-            vmax = VOP(max)(VOP(load)(p + i), vmax);       /* NaN ignored */
-        if (full < bl)
-            vmax = VOP(max)(FN(load_partial)((const char *)(p + full), bl - full, (T)-INFINITY), vmax);
+        V bmax = SPLAT(-INFINITY);
+        for (int64_t i = 0; i < full; i += LANES) {
+            V xv = VOP(load)(p + i);
+            bmax = VOP(max)(xv, bmax);       /* NaN ignored */
+            vmin = VOP(min)(xv, vmin);
+        }
+        if (full < bl) {
+            const char *t = (const char *)(p + full);
+            bmax = VOP(max)(FN(load_partial)(t, bl - full, (T)-INFINITY), bmax);
+            vmin = VOP(min)(FN(load_partial)(t, bl - full, (T)INFINITY), vmin);
+        }
+        VOP(store)(block_max + b / BLOCK * LANES, bmax);
+        vmax = VOP(max)(bmax, vmax);
     }
+    *lo = -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
     return FN(hmax)(vmax);
 }
 
-/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum). */
-static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                         int64_t len, double inv_t_s, double inv_t_lo, int use_t)
+/* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: dst = exp of
+ * src against the chunk maximum m, and the block's (sum, count of m).
+ * fast: the block is within exp's normal range (fast_span) and holds no
+ * element equal to m, so nothing is counted apart or clamped; the sum is
+ * bit for bit the one of the general path. */
+static inline void FN(softmax_block_exp)(const T *src, T *dst, int64_t bl, V m, V inv_t,
+                                         V inv_lo, int use_t, int fast, double *sum,
+                                         double *count)
 {
-    const int64_t sz = (int64_t)sizeof(T);
-    smc_partial st = smc_partial_empty();
-    st.m = FN(chunk_max)(x, xstep, len);
-    T ih, il;
-    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
-    V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
-    T in[BLOCK], out[BLOCK];
-    for (int64_t b = 0; b < len; b += BLOCK) {
-        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
-        const T *src = (const T *)(x + b * xstep);
-        if (xstep != sz) {
-            FN(gather)(in, x + b * xstep, xstep, bl);
-            src = in;
+    V zero = SPLAT(0), one = SPLAT(1);
+    int64_t full = bl / LANES * LANES, k = bl - full;
+    V acc0 = zero, acc1 = zero, cnt = zero;
+    if (fast) {
+        int64_t i = 0;
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m);
+            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m);
+            VOP(store)(dst + i, e0);
+            VOP(store)(dst + i + LANES, e1);
+            acc0 = VOP(add)(acc0, e0);
+            acc1 = VOP(add)(acc1, e1);
         }
-        T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
-        int64_t full = bl / LANES * LANES, k = bl - full;
-        V acc0 = zero, acc1 = zero, cnt = zero;
+        if (i < full) {
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m);
+            VOP(store)(dst + i, e0);
+            acc0 = VOP(add)(acc0, e0);
+        }
+    } else {
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(src + i);
             VM eq = VOP(eq)(xv, m);
@@ -389,20 +476,52 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
                 acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
             cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
         }
-        if (k) {
-            /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
-            V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
-            VM eq = VOP(eq)(xv, m);
-            V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
-            FN(store_partial)((char *)(dst + full), e, k);
-            acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
-            cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    if (k) {
+        /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
+        V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
+        VM eq = VOP(eq)(xv, m);
+        V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
+        FN(store_partial)((char *)(dst + full), e, k);
+        acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    *sum = FN(hsum)(VOP(add)(acc0, acc1));
+    *count = FN(hsum)(cnt);
+}
+
+/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum). */
+static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
+                                         int64_t len, double inv_t_s, double inv_t_lo, int use_t)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    smc_partial st = smc_partial_empty();
+    double lo;
+    T block_max[SMC_CHUNK / BLOCK * LANES];
+    st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
+    int chunk_fast = FN(fast_span)(lo, st.m, use_t);
+    T ih, il;
+    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
+    V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
+    T in[BLOCK], out[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const T *src = (const T *)(x + b * xstep);
+        if (xstep != sz) {
+            FN(gather)(in, x + b * xstep, xstep, bl);
+            src = in;
         }
-        double bcnt = FN(hsum)(cnt);
-        if (k && st.m == -INFINITY)
-            bcnt -= (double)(LANES - k);
+        T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
+        double bsum, bcnt;
+        /* separate call sites: each is specialised for its case */
+        if (chunk_fast && !VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m)))
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, 1, &bsum, &bcnt);
+        else
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, use_t, 0, &bsum, &bcnt);
+        if (bl % LANES && st.m == -INFINITY)
+            bcnt -= (double)(LANES - bl % LANES);
         st.c += bcnt;
-        smc_twosum_add(&st.s_hi, &st.s_lo, FN(hsum)(VOP(add)(acc0, acc1)));
+        smc_twosum_add(&st.s_hi, &st.s_lo, bsum);
         if (ystep != sz)
             FN(scatter)(y + b * ystep, ystep, out, bl);
     }

@@ -23,6 +23,7 @@ static inline f32v f32_mul(f32v a, f32v b) { return _mm256_mul_ps(a, b); }
 static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm256_fmadd_ps(a, b, c); }
 static inline f32v f32_max(f32v a, f32v b) { return _mm256_max_ps(a, b); }
 static inline f32v f32_min(f32v a, f32v b) { return _mm256_min_ps(a, b); }
+static inline f32v f32_abs(f32v a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 static inline f32m f32_eq(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 static inline f32m f32_gt(f32v a, f32v b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm256_blendv_ps(b, a, m); }
@@ -63,6 +64,7 @@ static inline f64v f64_mul(f64v a, f64v b) { return _mm256_mul_pd(a, b); }
 static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm256_fmadd_pd(a, b, c); }
 static inline f64v f64_max(f64v a, f64v b) { return _mm256_max_pd(a, b); }
 static inline f64v f64_min(f64v a, f64v b) { return _mm256_min_pd(a, b); }
+static inline f64v f64_abs(f64v a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
 static inline f64m f64_eq(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
 static inline f64m f64_gt(f64v a, f64v b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
 static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm256_blendv_pd(b, a, m); }

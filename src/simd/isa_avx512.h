@@ -23,6 +23,7 @@ static inline f32v f32_mul(f32v a, f32v b) { return _mm512_mul_ps(a, b); }
 static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm512_fmadd_ps(a, b, c); }
 static inline f32v f32_max(f32v a, f32v b) { return _mm512_max_ps(a, b); }
 static inline f32v f32_min(f32v a, f32v b) { return _mm512_min_ps(a, b); }
+static inline f32v f32_abs(f32v a) { return _mm512_abs_ps(a); }
 static inline f32m f32_eq(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 static inline f32m f32_gt(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 /* mask_blend(k, x, y) takes y where k is set. */
@@ -60,6 +61,7 @@ static inline f64v f64_mul(f64v a, f64v b) { return _mm512_mul_pd(a, b); }
 static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm512_fmadd_pd(a, b, c); }
 static inline f64v f64_max(f64v a, f64v b) { return _mm512_max_pd(a, b); }
 static inline f64v f64_min(f64v a, f64v b) { return _mm512_min_pd(a, b); }
+static inline f64v f64_abs(f64v a) { return _mm512_abs_pd(a); }
 static inline f64m f64_eq(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
 static inline f64m f64_gt(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
 static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend_pd(m, b, a); }

@@ -30,6 +30,7 @@
     static inline DT##v DT##_fma(DT##v a, DT##v b, DT##v c) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] * b.v[i] + c.v[i]; return a; } \
     static inline DT##v DT##_max(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return a; } \
     static inline DT##v DT##_min(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return a; } \
+    static inline DT##v DT##_abs(DT##v a) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < 0 ? -a.v[i] : a.v[i]; return a; } \
     static inline DT##m DT##_eq(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] == b.v[i]); return r; } \
     static inline DT##m DT##_gt(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] > b.v[i]); return r; } \
     static inline DT##v DT##_select(DT##m m, DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = m.v[i] ? a.v[i] : b.v[i]; return a; } \
