@@ -12,7 +12,12 @@ import os
 import sys
 import time
 
-import numpy as np
+# NumPy's OpenBLAS starts worker threads that spin for a while after import.
+# Nothing here uses BLAS, and on a 2-core machine they take a core away from
+# the timed code (seen in perf as blas_thread_server).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 import bench_contestants as bc
 import bench_report as report

@@ -368,7 +368,7 @@ def machine_info(modules, softmax_c, repo_dir):
         "versions": versions,
         "git_commit": git_commit(repo_dir),
         "env": {k: v for k, v in os.environ.items()
-                if k.startswith("SOFTMAX_C") or k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+                if k.startswith("SOFTMAX_C") or k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "softmax_c": None,
     }
     if softmax_c is not None:
