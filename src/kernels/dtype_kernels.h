@@ -528,16 +528,13 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
     return st;
 }
 
-/* Pass 3: y *= factor over one chunk, where the chunk holds exp((x - m_chunk)/T)
- * and factor = exp((m_chunk - M)/T) / S, both kept two-term (hi + lo) and
- * applied with one FMA, so the result is rounded once more, not three times. */
-static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double m_chunk,
-                                    const smc_rowstats *st, double inv_t, double inv_t_lo)
+/* The factor exp((m_chunk - M)/T) / S (row maximum M, S = 1/scale) as a
+ * two-term T value hi + lo.  Returns 1 where the chunk's exps are NaN from
+ * -inf - (-inf) (a chunk of only -inf or NaN under a finite row maximum):
+ * its results are then the factor itself, 0 (NaN if the row is NaN). */
+static int FN(chunk_factor)(double m_chunk, const smc_rowstats *st, double inv_t,
+                            double inv_t_lo, T *hi, T *lo)
 {
-    /* A chunk of only -inf (or NaN) under a finite row maximum holds NaN
-     * from -inf - (-inf): its result is 0 (NaN if the row is NaN), not a
-     * product. */
-    int fill = m_chunk == -INFINITY && st->m != -INFINITY;
     double f = st->scale, f_lo = st->scale_lo;
     if (m_chunk != st->m) {
         double g_lo, g = smc_exp_diff_extended(m_chunk, st->m, inv_t, inv_t_lo, &g_lo);
@@ -547,8 +544,18 @@ static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double 
         if (f == 0.0 || !isfinite(f_lo))
             f_lo = 0.0;
     }
+    FN(split2)(f, f_lo, hi, lo);
+    return m_chunk == -INFINITY && st->m != -INFINITY;
+}
+
+/* Pass 3: y *= factor over one chunk, where the chunk holds exp((x - m_chunk)/T)
+ * and factor = exp((m_chunk - M)/T) / S, both kept two-term (hi + lo) and
+ * applied with one FMA, so the result is rounded once more, not three times. */
+static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double m_chunk,
+                                    const smc_rowstats *st, double inv_t, double inv_t_lo)
+{
     T hi, lo;
-    FN(split2)(f, f_lo, &hi, &lo);
+    int fill = FN(chunk_factor)(m_chunk, st, inv_t, inv_t_lo, &hi, &lo);
     V fv = SPLAT(hi), fv_lo = SPLAT(lo);
     T buf[BLOCK];
     for (int64_t b = 0; b < len; b += BLOCK) {
@@ -695,6 +702,28 @@ static inline V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
     return VOP(load)(buf);
 }
 
+/* Store the k (<= LANES) lanes of v to neighbouring elements at p. */
+static inline void FN(col_store)(char *p, V v, int64_t k)
+{
+    if (k == LANES)
+        VOP(store)((T *)p, v);
+    else
+        FN(store_partial)(p, v, k);
+}
+
+/* m[g] = the lane-wise maximum over all n steps (NaN ignored). */
+static void FN(col_max)(const char *x, int64_t xs, int64_t ls, int64_t n, int64_t k,
+                        const int64_t *kv, int nv, V *m)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (i + SMC_PREFETCH_STEPS < n)
+            for (int64_t b = 0; b < k * ls; b += 64)
+                SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+        for (int g = 0; g < nv; g++)
+            m[g] = VOP(max)(FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls), m[g]);
+    }
+}
+
 /* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
  * LANES rows side by side: a step then reads whole cache lines, and the
  * page (TLB entry) of each step is paid once for all of them. */
@@ -725,14 +754,21 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     }
     for (int l = 0; l < W; l++)
         count[l] = 0.0;
+    /* softmax into lanes that are neighbours in y: one exp per element.
+     * A first pass finds each lane's final maximum, the statistics pass
+     * stores exp(x - max) in y, and the output pass only scales y. */
+    const int one_exp = job->op == SMC_OP_SOFTMAX && ylane == (int64_t)sizeof(T);
+    if (one_exp)
+        FN(col_max)(x, xs, ls, n, k, kv, nv, m);
 
     for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
         const char *xc = x + c0 * xs;
+        char *yc = y + c0 * ys;
         V vmax[G];
         for (int g = 0; g < nv; g++)
             vmax[g] = m[g];
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = 0; i < len && !one_exp; i++) {
             if (c0 + i + SMC_PREFETCH_STEPS < n)
                 for (int64_t b = 0; b < k * ls; b += 64)
                     SMC_PREFETCH(xc + (i + SMC_PREFETCH_STEPS) * xs + b);
@@ -774,6 +810,8 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                     V e = FN(exp_diff)(xv, m[g], inv_t, inv_lo, use_t);
                     acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
                     cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
+                    if (one_exp)
+                        FN(col_store)(yc + i * ys + g * LANES * ylane, e, kv[g]);
                 }
             }
             for (int g = 0; g < nv; g++) {        /* (hi, lo) += acc, TwoSum */
@@ -838,11 +876,16 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
         }
         for (int g = 0; g < nv; g++) {
+            char *yp = y + i * ys + g * LANES * ylane;
+            if (one_exp) {               /* y holds exp(x - max): scale it */
+                V e = kv[g] == LANES ? VOP(load)((const T *)yp) : FN(load_partial)(yp, kv[g], (T)0);
+                FN(col_store)(yp, VOP(fma)(e, p1[g], VOP(mul)(e, p2[g])), kv[g]);
+                continue;
+            }
             V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
             V out = job->op == SMC_OP_SOFTMAX
                         ? FN(softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t)
                         : FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t);
-            char *yp = y + i * ys + g * LANES * ylane;
             if (y_contig && kv[g] == LANES) {
                 VOP(store)((T *)yp, out);
             } else if (y_contig) {
