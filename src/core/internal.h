@@ -28,8 +28,11 @@
 #define SMC_SHORT_MAX_VECS 4
 
 /* Column mode reduces this many vectors of adjacent rows side by side.
+ * Each step of a column walk lands on a new page, so the wider the group
+ * the fewer TLB misses per element: 16 vectors measured 1.3-1.4x faster
+ * than 4 on a 4096x1024 axis-0 softmax (32: slower again, state spills).
  * The driver aligns column work items to SMC_COL_VECS * lanes. */
-#define SMC_COL_VECS 4
+#define SMC_COL_VECS 16
 
 /* Hardware prefetchers stop at page boundaries, so walks that touch a new
  * page every step (column mode) prefetch a few steps ahead by hand. */
