@@ -23,6 +23,15 @@
 #define SPLAT(c)  VOP(set1)((T)(c))
 #define BLOCK     (16 * LANES)
 
+/* Keeps a vector accumulator in a register: the exp loops hold a dozen
+ * constants, and left alone GCC spills the accumulator instead of one of
+ * them, which chains every iteration through a store and a reload. */
+#if (defined(SMC_ISA_AVX2) || defined(SMC_ISA_AVX512)) && (defined(__GNUC__) || defined(__clang__))
+#define SMC_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define SMC_IN_REGISTER(v) ((void)0)
+#endif
+
 /* ---- shared small pieces ----------------------------------------------------- */
 
 /* A contiguous view of `len` elements at p with byte step `step`: p itself
@@ -105,15 +114,27 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
  * exp per element in total instead of two, which is most of the cost. */
 
 /* Raise st's maximum to that of the span (rescaling st); returns the
- * span's minimum and sets *span_max (NaN ignored in both). */
-static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, double *span_max)
+ * span's minimum and sets *span_max (NaN ignored in both).  block_max[b]
+ * and block_min[b] receive the lane-wise maximum and minimum of the b-th
+ * BLOCK of the span's full vectors (the tail is not included): exp_sum_span
+ * uses them to pick, block by block, the cheapest exact loop. */
+static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, double *span_max,
+                                  V *block_max, V *block_min)
 {
     int64_t full = len / LANES * LANES, k = len - full;
     V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
-    for (int64_t i = 0; i < full; i += LANES) {
-        V xv = VOP(load)(x + i);
-        vmax = VOP(max)(xv, vmax);                      /* NaN ignored */
-        vmin = VOP(min)(xv, vmin);
+    for (int64_t b = 0; b < full; b += BLOCK) {
+        int64_t end = full - b < BLOCK ? full : b + BLOCK;
+        V bmax = SPLAT(-INFINITY), bmin = SPLAT(INFINITY);
+        for (int64_t i = b; i < end; i += LANES) {
+            V xv = VOP(load)(x + i);
+            bmax = VOP(max)(xv, bmax);                  /* NaN ignored */
+            bmin = VOP(min)(xv, bmin);
+        }
+        block_max[b / BLOCK] = bmax;
+        block_min[b / BLOCK] = bmin;
+        vmax = VOP(max)(bmax, vmax);
+        vmin = VOP(min)(bmin, vmin);
     }
     if (k) {
         V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
@@ -121,8 +142,13 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
         vmin = VOP(min)(FN(load_partial)((const char *)(x + full), k, (T)INFINITY), vmin);
     }
     double bm = FN(hmax)(vmax);
-    if (bm > st->m)
+    if (st->m == -INFINITY && bm > st->m) {
+        /* nothing but -inf so far: those terms become exp(-inf) = 0 */
+        st->m = bm;
+        st->c = st->s_hi = st->s_lo = 0.0;
+    } else if (bm > st->m) {
         smc_partial_rescale(st, bm, 1.0, 0.0);
+    }
     *span_max = bm;
     return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
@@ -145,16 +171,34 @@ static inline V FN(exp_normal)(V a, V a_err)
     return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
 }
 
+#ifndef SMC_EXP_MODES
+#define SMC_EXP_MODES
+/* How exp_shifted gets the rounding error of x - m: */
+enum {
+    SMC_EXP_SLOW = 0,   /* x may be -inf or x - m out of exp_normal's range */
+    SMC_EXP_TWOSUM,     /* x - m in range: TwoSum, any magnitudes */
+    SMC_EXP_M_BIGGER,   /* ... and every |x| <= |m|: Fast2Sum (-m) + x */
+    SMC_EXP_X_BIGGER    /* ... and every |x| >= |m|: Fast2Sum x + (-m) */
+};
+#endif
+
 /* exp(x - m) with the rounding error of x - m carried into the exp.
- * FAST: x - m is known to lie in [SMC_EXP_NORMAL_MIN, 0] (or x is NaN), so
- * the error term needs no clamp and exp_normal applies.  Otherwise x may be
- * -inf, and where x == m == -inf (all seen so far is -inf) the result is
- * made 1, like exp(0), for a later maximum to rescale to 0. */
-static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
+ * Every mode but SLOW has x - m in [SMC_EXP_NORMAL_MIN, 0] (or x NaN), so
+ * the error term needs no clamp and exp_normal applies; the Fast2Sum modes
+ * find the same exact error as TwoSum in two operations instead of five.
+ * SLOW: x may be -inf, and where x == m == -inf (all seen so far is -inf)
+ * the result is made 1, like exp(0), for a later maximum to rescale to 0. */
+static inline V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
 {
-    if (fast) {
-        V d = VOP(sub)(xv, m);
-        return FN(exp_normal)(d, FN(sub_err)(xv, m, d));
+    if (mode != SMC_EXP_SLOW) {
+        V d = VOP(sub)(xv, m), err;
+        if (mode == SMC_EXP_M_BIGGER)
+            err = VOP(sub)(xv, VOP(add)(d, m));
+        else if (mode == SMC_EXP_X_BIGGER)
+            err = VOP(sub)(neg_m, VOP(sub)(d, xv));
+        else
+            err = FN(sub_err)(xv, m, d);
+        return FN(exp_normal)(d, err);
     }
     /* exp_diff clamps the correction: inf - inf = NaN there must not
      * poison the exact 0 of a -inf input */
@@ -163,67 +207,82 @@ static inline V FN(exp_shifted)(V xv, V m, VM eq, int fast)
 }
 
 /* The exps of one contiguous span, folded into st (against st->m) and
- * stored in e unless e is NULL (e may be x).  fast: see exp_shifted.
- * eqs: the span may hold elements equal to m (it set the running maximum);
- * only then must they be counted apart from the sum.  The sum moves from T
- * to double every BLOCK elements (each lane of the two accumulators adds
- * at most BLOCK / LANES / 2 terms in T); the count, exact in T, once per
- * span. */
+ * stored in e unless e is NULL (e may be x).  fast: every x - m of the
+ * span is in exp_normal's range (see exp_shifted).  eqs: the span may hold
+ * elements equal to m (it set the running maximum); then only the blocks
+ * whose block_max reaches m count such elements apart from the sum.  The
+ * sum moves from T to double every BLOCK elements (each lane adds
+ * BLOCK / LANES / 2 pair sums in T); the count, exact in T, once per span. */
 static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
-                             int eqs)
+                             int eqs, const V *block_max, const V *block_min)
 {
-    V m = SPLAT(st->m), zero = SPLAT(0), one = SPLAT(1);
+    V m = SPLAT(st->m), neg_m = SPLAT(-st->m), zero = SPLAT(0), one = SPLAT(1);
     V cnt = zero;
     int64_t full = len / LANES * LANES, k = len - full;
-    /* the loop, with FAST and STORE constant in each copy */
-#define SMC_EXP_TERM(acc, j, FAST, STORE, EQS)                                \
+    /* the loop over one block, with MODE, STORE and EQS constant in each copy */
+#define SMC_EXP_TERM(term, j, MODE, STORE, EQS)                               \
     do {                                                                      \
         V xv_ = VOP(load)(x + (j));                                           \
         VM eq_ = VOP(eq)(xv_, m);                                             \
-        V ev_ = FN(exp_shifted)(xv_, m, eq_, FAST);                           \
+        V ev_ = FN(exp_shifted)(xv_, m, neg_m, eq_, MODE);                    \
         if (STORE)                                                            \
             VOP(store)(e + (j), ev_);                                         \
         if (EQS) {                                                            \
-            acc = VOP(add)(acc, VOP(select)(eq_, zero, ev_));                 \
+            ev_ = VOP(select)(eq_, zero, ev_);                                \
             cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                 \
-        } else {                                                              \
-            acc = VOP(add)(acc, ev_);                                         \
         }                                                                     \
+        term = ev_;                                                           \
     } while (0)
-#define SMC_EXP_LOOP(FAST, STORE, EQS)                                        \
+    /* terms are added in pairs into one accumulator: as few additions in
+     * T as two accumulators, and one register less */
+#define SMC_EXP_BLOCK(MODE, STORE, EQS)                                       \
     do {                                                                      \
-        for (int64_t b = 0; b < full; b += BLOCK) {                           \
-            int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;         \
-            V acc0 = zero, acc1 = zero;                                       \
-            for (; i + 2 * LANES <= end; i += 2 * LANES) {                    \
-                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
-                SMC_EXP_TERM(acc1, i + LANES, FAST, STORE, EQS);              \
-            }                                                                 \
-            if (i < end)                                                      \
-                SMC_EXP_TERM(acc0, i, FAST, STORE, EQS);                      \
-            smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(VOP(add)(acc0, acc1))); \
+        for (; i + 2 * LANES <= end; i += 2 * LANES) {                        \
+            V t0_, t1_;                                                       \
+            SMC_EXP_TERM(t0_, i, MODE, STORE, EQS);                           \
+            SMC_EXP_TERM(t1_, i + LANES, MODE, STORE, EQS);                   \
+            acc = VOP(add)(acc, VOP(add)(t0_, t1_));                          \
+            SMC_IN_REGISTER(acc);                                             \
+        }                                                                     \
+        if (i < end) {                                                        \
+            V t0_;                                                            \
+            SMC_EXP_TERM(t0_, i, MODE, STORE, EQS);                           \
+            acc = VOP(add)(acc, t0_);                                         \
         }                                                                     \
     } while (0)
-    if (fast && !eqs && e)          /* the common case: a span below the maximum */
-        SMC_EXP_LOOP(1, 1, 0);
-    else if (fast && !eqs)
-        SMC_EXP_LOOP(1, 0, 0);
-    else if (fast && e)
-        SMC_EXP_LOOP(1, 1, 1);
-    else if (fast)
-        SMC_EXP_LOOP(1, 0, 1);
-    else if (e)
-        SMC_EXP_LOOP(0, 1, 1);
-    else
-        SMC_EXP_LOOP(0, 0, 1);
-#undef SMC_EXP_LOOP
+#define SMC_EXP_BLOCK_STORE(MODE, EQS)                                        \
+    do {                                                                      \
+        if (e)                                                                \
+            SMC_EXP_BLOCK(MODE, 1, EQS);                                      \
+        else                                                                  \
+            SMC_EXP_BLOCK(MODE, 0, EQS);                                      \
+    } while (0)
+    for (int64_t b = 0; b < full; b += BLOCK) {
+        int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;
+        V acc = zero;
+        int beqs = eqs && VOP(any)(VOP(eq)(block_max[b / BLOCK], m));
+        if (!fast) {
+            SMC_EXP_BLOCK_STORE(SMC_EXP_SLOW, 1);
+        } else if (beqs) {      /* the block holding the maximum: rare */
+            SMC_EXP_BLOCK_STORE(SMC_EXP_TWOSUM, 1);
+        } else if (st->m < 0.0) {
+            SMC_EXP_BLOCK_STORE(SMC_EXP_X_BIGGER, 0);
+        } else if (!VOP(any)(VOP(gt)(neg_m, block_min[b / BLOCK]))) {
+            SMC_EXP_BLOCK_STORE(SMC_EXP_M_BIGGER, 0);
+        } else {
+            SMC_EXP_BLOCK_STORE(SMC_EXP_TWOSUM, 0);
+        }
+        smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(acc));
+    }
+#undef SMC_EXP_BLOCK_STORE
+#undef SMC_EXP_BLOCK
 #undef SMC_EXP_TERM
     double bcnt = FN(hsum)(cnt), bsum = 0.0;
     if (k) {
         /* the padding lanes must not count: add the tail lane by lane */
         T ev[LANES], xs[LANES];
         V xv = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
-        V out = FN(exp_shifted)(xv, m, VOP(eq)(xv, m), 0);
+        V out = FN(exp_shifted)(xv, m, neg_m, VOP(eq)(xv, m), SMC_EXP_SLOW);
         VOP(store)(ev, out);
         VOP(store)(xs, xv);
         if (e)
@@ -287,6 +346,8 @@ static void FN(grad_range)(const smc_loss_job *job, const char *q, char *grad, i
  * float64 rows |a - b| / 2 ulp. */
 static inline double FN(exp_of_diff)(double a, double b)
 {
+    if (a == b)
+        return 1.0;
     double lo, hi = smc_exp_diff(a, b, 1.0, 0.0, &lo);
     return hi + lo;
 }
@@ -320,7 +381,7 @@ static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *s
 /* The first pass (see above).  grad NULL: statistics only.  The maximum is
  * taken over spans of SPAN elements (fewer horizontal reductions on the
  * critical path); sums are flushed to double every BLOCK elements. */
-#define SPAN (4 * BLOCK)
+#define SPAN (8192 / (int)sizeof(T))    /* a multiple of BLOCK; x, q, e stay in L1 */
 static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const char *q,
                                    char *grad, FN(usums) *us, smc_segments *sg)
 {
@@ -335,7 +396,8 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
         int64_t cl = n - c0 < SPAN ? n - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
         double span_max;
-        double span_min = FN(span_max_update)(xc, cl, &st, &span_max);
+        V block_max[SPAN / BLOCK], block_min[SPAN / BLOCK];
+        double span_min = FN(span_max_update)(xc, cl, &st, &span_max, block_max, block_min);
         /* every x - m of the span within exp's normal range: cheap exp */
         int fast = span_min - st.m >= SMC_EXP_NORMAL_MIN;
         /* below the running maximum, no element equals it */
@@ -358,7 +420,7 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
             FN(segment_add)(job, grad, sg, c0, st.m);
             ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
         }
-        FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs);
+        FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs, block_max, block_min);
         if (ec == ebuf)
             FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
@@ -528,3 +590,4 @@ static void FN(bwd_rows)(const smc_bwd_job *job, int64_t r0, int64_t r1)
 #undef SPLAT
 #undef BLOCK
 #undef SMC_EXP_NORMAL_MIN
+#undef SMC_IN_REGISTER
