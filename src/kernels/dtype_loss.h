@@ -523,12 +523,35 @@ static double FN(bwd_block_sum)(int op, const T *y, const T *dy, int64_t len)
     return s;
 }
 
+/* Whether every y of the block (len <= BLOCK) lies in
+ * [SMC_EXP_NORMAL_MIN, -SMC_EXP_NORMAL_MIN] (NaN aside), where exp_normal
+ * gives the very result of exp_core: a normal one, scaled by 2^n in one
+ * step (log_softmax outputs nearly always are). */
+static int FN(exp_normal_ok)(const T *y, int64_t len)
+{
+    int64_t full = len / LANES * LANES, k = len - full;
+    V lo = SPLAT(0), hi = SPLAT(0);
+    for (int64_t i = 0; i < full; i += LANES) {
+        V yv = VOP(load)(y + i);
+        lo = VOP(min)(yv, lo);          /* NaN ignored: exp_normal keeps it NaN */
+        hi = VOP(max)(yv, hi);
+    }
+    if (k) {
+        V yv = FN(load_partial)((const char *)(y + full), k, (T)0);
+        lo = VOP(min)(yv, lo);
+        hi = VOP(max)(yv, hi);
+    }
+    return !VOP(any)(VOP(gt)(SPLAT(SMC_EXP_NORMAL_MIN), lo)) &&
+           !VOP(any)(VOP(gt)(hi, SPLAT(-SMC_EXP_NORMAL_MIN)));
+}
+
 /* out = y * (dy - s)  (softmax, s = s_hi + s_lo)  or  dy - exp(y) * s. */
 static void FN(bwd_block_apply)(int op, const T *y, const T *dy, T *out, int64_t len,
                                 V s_hi, V s_lo)
 {
     V zero = SPLAT(0);
     int64_t full = len / LANES * LANES, k = len - full;
+    int normal = op == SMC_BWD_LOG_SOFTMAX && FN(exp_normal_ok)(y, len);
     for (int64_t i = 0; i <= full; i += LANES) {
         int last = i == full;
         if (last && !k)
@@ -536,10 +559,11 @@ static void FN(bwd_block_apply)(int op, const T *y, const T *dy, T *out, int64_t
         V yv = last ? FN(load_partial)((const char *)(y + i), k, (T)0) : VOP(load)(y + i);
         V dv = last ? FN(load_partial)((const char *)(dy + i), k, (T)0) : VOP(load)(dy + i);
         V r;
-        if (op == SMC_BWD_SOFTMAX)
+        if (op == SMC_BWD_SOFTMAX) {
             r = VOP(mul)(yv, VOP(sub)(VOP(sub)(dv, s_hi), s_lo));
-        else {
-            V neg_e = VOP(sub)(zero, FN(exp_core)(yv, zero));
+        } else {
+            V ev = normal ? FN(exp_normal)(yv, zero) : FN(exp_core)(yv, zero);
+            V neg_e = VOP(sub)(zero, ev);
             r = VOP(fma)(neg_e, s_lo, VOP(fma)(neg_e, s_hi, dv));
         }
         if (last)
