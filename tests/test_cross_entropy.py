@@ -81,11 +81,12 @@ def reference_scales(x, t, axis, w, smoothing, reduction, ignore_index):
 
 
 def check_against_reference(sc, x, t, axis=-1, *, weight=None, ignore_index=-100,
-                            reduction="mean", label_smoothing=0.0, grad_out=None):
+                            reduction="mean", label_smoothing=0.0, grad_out=None,
+                            threads=None):
     dtype = np.asarray(x).dtype
     loss, grad = sc.cross_entropy(x, t, axis, weight=weight, ignore_index=ignore_index,
                                   reduction=reduction, label_smoothing=label_smoothing,
-                                  return_grad=True, grad_out=grad_out)
+                                  return_grad=True, grad_out=grad_out, threads=threads)
     want_loss, want_grad = ref.cross_entropy(x, t, axis, weight=weight,
                                              ignore_index=ignore_index, reduction=reduction,
                                              label_smoothing=label_smoothing)
@@ -496,6 +497,35 @@ def test_threads_give_bitwise_identical_results(sc, rng, dtype, labels):
     two = sc.cross_entropy(x, t, weight=w, label_smoothing=0.1, return_grad=True, threads=2)
     assert one[0].tobytes() == two[0].tobytes()
     assert one[1].tobytes() == two[1].tobytes()
+
+
+# Few long rows are split across threads by chunks of SMC_CHUNK (16384)
+# elements; the chunks are merged in the same order for every thread count.
+# (2, 70000): 5 chunks per row, rows < 2 * threads; (1, 150001): more chunks
+# than row mode keeps on the stack, with a partial last chunk.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("labels", [True, False])
+@pytest.mark.parametrize("shape", [(2, 70000), (1, 150001)])
+def test_split_rows_give_bitwise_identical_results(sc, rng, dtype, labels, shape):
+    x, t, w = make_case(rng, dtype, shape, -1, labels, weight=True, ignore=False)
+    x[..., 5000:9000] -= 40          # a span where the maximum is far away
+    runs = []
+    for threads in (1, 2, 3):
+        g = x.copy()
+        loss = sc.cross_entropy(g, t, weight=w, label_smoothing=0.1, reduction="none",
+                                grad_out=g, threads=threads)
+        runs.append((loss.tobytes(), g.tobytes()))
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_split_rows_match_reference_and_ignore(sc, rng):
+    x, t, w = make_case(rng, np.float64, (2, 150001), -1, True, weight=True, ignore=False)
+    check_against_reference(sc, x, t, weight=w, label_smoothing=0.2, threads=2)
+    t[0] = -100                       # an ignored row in split-row mode
+    loss, g = sc.cross_entropy(x, t, reduction="none", return_grad=True, threads=2)
+    assert loss[0] == 0 and not g[0].any()
+    one = sc.cross_entropy(x, t, reduction="none", return_grad=True, threads=1)
+    assert loss.tobytes() == one[0].tobytes() and g.tobytes() == one[1].tobytes()
 
 
 # ---- memory: nothing logits-sized -----------------------------------------------------------

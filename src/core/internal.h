@@ -350,6 +350,8 @@ typedef struct smc_kernels {
     /* cross-entropy rows r0..r1-1 (loss.c), backward passes (backward.c) */
     void (*xent_rows[2])(const struct smc_loss_job *job, int64_t r0, int64_t r1);
     void (*bwd_rows[2])(const struct smc_bwd_job *job, int64_t r0, int64_t r1);
+    /* cross-entropy split-row mode: one phase for one row or chunk item */
+    void (*xent_split[2])(const struct smc_loss_job *job, int phase, int64_t item);
 } smc_kernels;
 
 extern const smc_kernels smc_kernels__baseline;

@@ -31,6 +31,36 @@ static void loss_item(void *p, int64_t i)
     c->k->xent_rows[c->dt](c->job, r0, r1);
 }
 
+/* Split-row mode: one phase over the items of all rows, chunk phases in
+ * parallel, row phases in row order on this thread. */
+typedef struct {
+    const smc_kernels *k;
+    const smc_loss_job *job;
+    int dt, phase;
+} split_ctx;
+
+static void split_item(void *p, int64_t i)
+{
+    split_ctx *c = p;
+    c->k->xent_split[c->dt](c->job, c->phase, i);
+}
+
+static void run_split(const smc_kernels *k, const smc_loss_job *job, int dt, int64_t rows,
+                      int nthreads)
+{
+    static const int phases[] = { SMC_XENT_ROW_PREP, SMC_XENT_CHUNK_STATS, SMC_XENT_ROW_MERGE,
+                                  SMC_XENT_CHUNK_GRAD, SMC_XENT_ROW_FIX };
+    split_ctx c = { k, job, dt, 0 };
+    for (size_t ph = 0; ph < sizeof phases / sizeof phases[0]; ph++) {
+        c.phase = phases[ph];
+        if (c.phase == SMC_XENT_CHUNK_STATS || c.phase == SMC_XENT_CHUNK_GRAD)
+            smc_parallel_for(rows * job->nchunks, nthreads, split_item, &c);
+        else
+            for (int64_t r = 0; r < rows; r++)
+                k->xent_split[dt](job, c.phase, r);
+    }
+}
+
 static double weight_of(int dt, const void *weight, int64_t cls)
 {
     if (!weight)
@@ -134,23 +164,40 @@ static int cross_entropy(int dt, const smc_grid *g, const smc_array *logits,
 
     double sum = 0.0, sum_lo = 0.0;
     if (rows > 0) {
+        const smc_kernels *k = smc_active_kernels();
+        int nthreads = smc_choose_threads(rows * g->n, threads);
+        /* few long rows: their chunks are shared out instead (as api.c does) */
+        int split = nthreads > 1 && rows < 2 * (int64_t)nthreads && g->n >= 2 * SMC_CHUNK;
+        job.nchunks = (g->n + SMC_CHUNK - 1) / SMC_CHUNK;
         job.row_loss = malloc((size_t)rows * sizeof(double));
-        if (!job.row_loss)
+        if (split || job.nchunks > SMC_XENT_STACK_CHUNKS)
+            job.chunks = malloc((size_t)(rows * job.nchunks) * sizeof(smc_xent_chunk));
+        if (split)
+            job.rowinfo = malloc((size_t)rows * sizeof(smc_xent_row));
+        if (!job.row_loss || (!job.chunks && (split || job.nchunks > SMC_XENT_STACK_CHUNKS)) ||
+            (split && !job.rowinfo)) {
+            free(job.row_loss);
+            free(job.chunks);
+            free(job.rowinfo);
             return SMC_ERR_NOMEM;
+        }
         loss_ctx c;
-        c.k = smc_active_kernels();
+        c.k = k;
         c.job = &job;
         c.dt = dt;
         c.rows = rows;
         c.rows_per_item = SMC_LOSS_GRAIN_PER_ITEM / g->n;
         if (c.rows_per_item < 1)
             c.rows_per_item = 1;
-        int nthreads = smc_choose_threads(rows * g->n, threads);
-        if (nthreads == 1)
+        if (split)
+            run_split(k, &job, dt, rows, nthreads);
+        else if (nthreads == 1)
             c.k->xent_rows[dt](&job, 0, rows);
         else
             smc_parallel_for((rows + c.rows_per_item - 1) / c.rows_per_item, nthreads,
                              loss_item, &c);
+        free(job.chunks);
+        free(job.rowinfo);
         for (int64_t r = 0; r < rows; r++)
             smc_twosum_add(&sum, &sum_lo, job.row_loss[r]);
         if (isfinite(sum))

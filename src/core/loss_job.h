@@ -22,6 +22,9 @@ enum smc_target_kind { SMC_TARGET_LABELS = 0, SMC_TARGET_PROBS = 1 };
  *   probs:  a_t = 0, gamma = 1, u_j = w_j * ((1 - eps) * q_j + eps / n)
  *           (q the target probabilities);
  * and w_j = 1 without class weights. */
+struct smc_xent_chunk;
+struct smc_xent_row;
+
 typedef struct smc_loss_job {
     int kind;                 /* enum smc_target_kind */
     smc_grid g;
@@ -36,6 +39,10 @@ typedef struct smc_loss_job {
     int need_u;               /* the u-sum term is present (gamma != 0) */
     double grad_scale;        /* 1 / (summed weights) for mean, else 1 */
     double *row_loss;         /* [rows] per-row losses, in grid row order */
+    /* split-row mode only (few long rows, see loss.c): */
+    int64_t nchunks;                  /* SMC_CHUNK-element chunks per row */
+    struct smc_xent_chunk *chunks;    /* [rows * nchunks] */
+    struct smc_xent_row *rowinfo;     /* [rows] */
 } smc_loss_job;
 
 /* After the first pass over a row, the gradient row holds e_j = exp(x_j - m_s)
@@ -50,6 +57,40 @@ typedef struct smc_segments {
     int64_t start[SMC_SEGMENTS];
     double m[SMC_SEGMENTS];
 } smc_segments;
+
+/* A row is reduced as chunks of SMC_CHUNK elements, each with its own
+ * state, merged left to right: the same sums whether one thread walks the
+ * row or several share its chunks (split-row mode), so the same bits. */
+typedef struct smc_xent_chunk {
+    smc_partial p;            /* online normaliser of the chunk */
+    double u, d, ref;         /* u-sums: U = sum u_j, D = sum u_j (x_j - ref) */
+    smc_segments sg;          /* what the gradient row holds (above) */
+} smc_xent_chunk;
+
+/* Row mode keeps the chunk states of a row on the stack up to this many
+ * chunks; beyond it (and in split-row mode) the driver provides
+ * job->chunks. */
+#define SMC_XENT_STACK_CHUNKS 8
+
+/* Per row, between the passes. */
+typedef struct smc_xent_row {
+    int64_t label;            /* class index, -1 for probabilities */
+    int ignored;              /* label == ignore_index */
+    double xt, wt, a_t;       /* target logit and weight, (1 - eps) * wt */
+    double m;                 /* row maximum */
+    double nll, u;            /* -log p_t, summed u */
+    double A, B;              /* gradient = A * exp(x - m) - B * u */
+} smc_xent_row;
+
+/* Phases of split-row mode: per row (serial) or per chunk (parallel),
+ * run in this order over all rows / chunks. */
+enum {
+    SMC_XENT_ROW_PREP = 0,    /* read the label and the target logit */
+    SMC_XENT_CHUNK_STATS,     /* first pass over one chunk */
+    SMC_XENT_ROW_MERGE,       /* merge the chunks: loss, gradient factors */
+    SMC_XENT_CHUNK_GRAD,      /* second pass over one chunk */
+    SMC_XENT_ROW_FIX          /* the target's gradient element */
+};
 
 /* out = softmax_backward(y, dy) or log_softmax_backward(y, dy) per row. */
 enum smc_bwd_op { SMC_BWD_SOFTMAX = 0, SMC_BWD_LOG_SOFTMAX = 1 };

@@ -68,17 +68,13 @@ static inline double FN(u_scalar)(const smc_loss_job *job, const T *q, const T *
     return w ? (double)(u * w[i]) : (double)u;
 }
 
-/* The u-sums of a row so far: U = sum u_j and D = sum u_j * (x_j - ref).
- * ref follows the running maximum, so for u_j >= 0 every term of D is
- * <= 0 and the loss term U * log_sum - D adds two non-negative numbers
- * (no cancellation, unlike sum u_j x_j - m * U). */
-typedef struct {
-    double u, d, ref;
-} FN(usums);
-
-/* Fold one contiguous block of x (and q, w) into s, against s->ref. */
+/* The u-sums of a chunk so far (in smc_xent_chunk): U = sum u_j and
+ * D = sum u_j * (x_j - ref).  ref follows the running maximum, so for
+ * u_j >= 0 every term of D is <= 0 and the loss term U * log_sum - D adds
+ * two non-negative numbers (no cancellation, unlike sum u_j x_j - m * U).
+ * Fold one contiguous block of x (and q, w) into s, against s->ref. */
 static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, const T *w,
-                           int64_t len, FN(usums) *s)
+                           int64_t len, smc_xent_chunk *s)
 {
     V ref = SPLAT(s->ref), zero = SPLAT(0);
     V au0 = zero, au1 = zero, ad0 = zero, ad1 = zero;
@@ -359,10 +355,10 @@ static inline int64_t FN(segment_end)(const smc_segments *sg, int s, int64_t n)
 }
 
 /* A new running maximum st_m from element b on.  With all segments used,
- * the stored prefix is first brought to st_m (rare: rows whose maximum
- * keeps rising, such as sorted ones). */
+ * the stored part of the chunk (from c_start) is first brought to st_m
+ * (rare: rows whose maximum keeps rising, such as sorted ones). */
 static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *sg,
-                            int64_t b, double st_m)
+                            int64_t c_start, int64_t b, double st_m)
 {
     if (sg->n > 0 && sg->m[sg->n - 1] == st_m)
         return;
@@ -371,29 +367,32 @@ static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *s
             FN(grad_range)(job, NULL, grad, sg->start[s], FN(segment_end)(sg, s, b),
                            (T)FN(exp_of_diff)(sg->m[s], st_m), 0, 0);
         sg->n = 0;
-        b = 0;
+        b = c_start;
     }
     sg->start[sg->n] = b;
     sg->m[sg->n] = st_m;
     sg->n++;
 }
 
-/* The first pass (see above).  grad NULL: statistics only.  The maximum is
- * taken over spans of SPAN elements (fewer horizontal reductions on the
- * critical path); sums are flushed to double every BLOCK elements. */
+/* The first pass (see above) over elements [c_start, c_end) of one row
+ * (x, q, grad point at the row), into a fresh chunk state.  grad NULL:
+ * statistics only.  The maximum is taken over spans of SPAN elements (fewer
+ * horizontal reductions on the critical path); sums are flushed to double
+ * every BLOCK elements. */
 #define SPAN (8192 / (int)sizeof(T))    /* a multiple of BLOCK; x, q, e stay in L1 */
-static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const char *q,
-                                   char *grad, FN(usums) *us, smc_segments *sg)
+static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const char *q,
+                                 char *grad, int64_t c_start, int64_t c_end,
+                                 smc_xent_chunk *cs)
 {
-    const int64_t n = job->g.n, xs = job->x.step, qs = job->target.step;
+    const int64_t xs = job->x.step, qs = job->target.step;
     const int64_t gs = job->grad.step, sz = (int64_t)sizeof(T);
     const T *w = (const T *)job->weight;
     smc_partial st = smc_partial_empty();
     T xbuf[SPAN], qbuf[SPAN], ebuf[SPAN];
-    us->u = us->d = us->ref = 0.0;
-    sg->n = 0;
-    for (int64_t c0 = 0; c0 < n; c0 += SPAN) {
-        int64_t cl = n - c0 < SPAN ? n - c0 : SPAN;
+    cs->u = cs->d = cs->ref = 0.0;
+    cs->sg.n = 0;
+    for (int64_t c0 = c_start; c0 < c_end; c0 += SPAN) {
+        int64_t cl = c_end - c0 < SPAN ? c_end - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
         double span_max;
         V block_max[SPAN / BLOCK], block_min[SPAN / BLOCK];
@@ -403,94 +402,198 @@ static smc_rowstats FN(xent_pass1)(const smc_loss_job *job, const char *x, const
         /* below the running maximum, no element equals it */
         int eqs = !(span_max < st.m);
         if (job->need_u) {
-            if (isfinite(st.m) && st.m != us->ref) {
+            if (isfinite(st.m) && st.m != cs->ref) {
                 /* move D to the new maximum: each term shifts by (ref - m) */
-                if (us->u != 0.0)
-                    us->d += (us->ref - st.m) * us->u;
-                us->ref = st.m;
+                if (cs->u != 0.0)
+                    cs->d += (cs->ref - st.m) * cs->u;
+                cs->ref = st.m;
             }
             const T *qc = job->kind == SMC_TARGET_PROBS
                               ? FN(contig_view)(q + c0 * qs, qs, cl, qbuf) : NULL;
             for (int64_t b = 0; b < cl; b += BLOCK)
                 FN(usum_block)(job, xc + b, qc ? qc + b : NULL, w ? w + c0 + b : NULL,
-                               cl - b < BLOCK ? cl - b : BLOCK, us);
+                               cl - b < BLOCK ? cl - b : BLOCK, cs);
         }
         T *ec = NULL;
         if (grad) {
-            FN(segment_add)(job, grad, sg, c0, st.m);
+            FN(segment_add)(job, grad, &cs->sg, c_start, c0, st.m);
             ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
         }
         FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs, block_max, block_min);
         if (ec == ebuf)
             FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
     }
-    /* wide: float64 rows get the low parts of 1/sum and log(sum) */
-    return smc_finalize(&st, 1, sizeof(T) == 8);
+    cs->p = st;
 }
 #undef SPAN
 
-/* ---- cross-entropy: one row ---------------------------------------------------- */
+/* ---- cross-entropy: the row steps --------------------------------------------------
+ * prep (label, target logit), pass 1 per chunk, merge (loss, gradient
+ * factors), pass 2 per chunk, fix (the target's element).  Row mode runs
+ * them one row at a time; split-row mode (xent_split) spreads the chunk
+ * steps over threads.  Either way the same operations in the same order. */
 
-static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt, char *grad,
-                         double *loss_out)
+static inline int64_t FN(chunk_end)(int64_t ch, int64_t n)
 {
-    const int64_t n = job->g.n;
+    return (ch + 1) * SMC_CHUNK < n ? (ch + 1) * SMC_CHUNK : n;
+}
+
+static void FN(xent_prep)(const smc_loss_job *job, const char *x, const char *tgt,
+                          smc_xent_row *ri)
+{
     const T *w = (const T *)job->weight;
     int64_t label = -1;
+    ri->ignored = 0;
     if (job->kind == SMC_TARGET_LABELS) {
         memcpy(&label, tgt, sizeof label);
-        if (label == job->ignore_index) {
-            *loss_out = 0.0;
-            if (grad)
-                FN(fill_zero)(grad, job->grad.step, n);
-            return;
-        }
+        ri->ignored = label == job->ignore_index;
+        if (ri->ignored)
+            label = -1;
     }
+    ri->label = label;
     /* the target logit, read before the first pass may overwrite it */
-    double xt = label >= 0 ? (double)FN(load1)(x + label * job->x.step) : 0.0;
-    double wt = label >= 0 && w ? (double)w[label] : 1.0;
-    double a_t = label >= 0 ? job->one_minus_eps * wt : 0.0;
+    ri->xt = label >= 0 ? (double)FN(load1)(x + label * job->x.step) : 0.0;
+    ri->wt = label >= 0 && w ? (double)w[label] : 1.0;
+    ri->a_t = label >= 0 ? job->one_minus_eps * ri->wt : 0.0;
+}
 
-    FN(usums) us;
-    smc_segments sg;
-    smc_rowstats rs = FN(xent_pass1)(job, x, tgt, grad, &us, &sg);
+/* Chunks 0..nch-1 merged left to right; returns the row's loss. */
+static double FN(xent_merge)(const smc_loss_job *job, smc_xent_row *ri,
+                             const smc_xent_chunk *cs, int64_t nch)
+{
+    if (ri->ignored)
+        return 0.0;
+    smc_partial p = cs[0].p;
+    for (int64_t ch = 1; ch < nch; ch++)
+        smc_partial_merge(&p, &cs[ch].p, 1.0, 0.0);
+    double U = 0.0, D = 0.0;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        double d = cs[ch].d;
+        /* D of each chunk moved to the row maximum, as within a chunk */
+        if (isfinite(p.m) && cs[ch].ref != p.m && cs[ch].u != 0.0)
+            d += (cs[ch].ref - p.m) * cs[ch].u;
+        U += cs[ch].u;
+        D += d;
+    }
+    /* wide: float64 rows get the low parts of 1/sum and log(sum) */
+    smc_rowstats rs = smc_finalize(&p, 1, sizeof(T) == 8);
     /* -log p_t = log_sum - (x_t - m): two non-negative terms (log_sum_lo
      * is 0 for float32 rows, whose results need no more than a double) */
-    double nll = (rs.log_sum - (xt - rs.m)) + rs.log_sum_lo;
-    double loss = label >= 0 ? a_t * nll : 0.0;
+    double nll = (rs.log_sum - (ri->xt - rs.m)) + rs.log_sum_lo;
+    double loss = ri->label >= 0 ? ri->a_t * nll : 0.0;
     if (job->need_u)
-        loss += job->gamma * ((us.u * rs.log_sum - us.d) + us.u * rs.log_sum_lo);
-    *loss_out = loss;
-    if (!grad)
-        return;
-
+        loss += job->gamma * ((U * rs.log_sum - D) + U * rs.log_sum_lo);
     /* gradient = A * exp(x - m) - B * u, from the stored exp(x - m_s) */
     double gs = job->grad_scale;
-    double coef = gs * (a_t + job->gamma * us.u);
-    double A = coef * rs.scale + coef * rs.scale_lo;
-    T B = (T)(gs * job->gamma);
-    for (int s = 0; s < sg.n; s++)
-        FN(grad_range)(job, tgt, grad, sg.start[s], FN(segment_end)(&sg, s, n),
-                       (T)(A * FN(exp_of_diff)(sg.m[s], rs.m)), B, job->need_u);
-    if (label >= 0) {
-        /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the
-         * vector pass would have computed it as a difference. */
-        double u_t = w ? wt : 1.0;
-        double g = gs * (a_t * expm1(-nll) + job->gamma * (us.u * exp(-nll) - u_t));
-        FN(store1)(grad + label * job->grad.step, (T)g);
+    double coef = gs * (ri->a_t + job->gamma * U);
+    ri->m = rs.m;
+    ri->nll = nll;
+    ri->u = U;
+    ri->A = coef * rs.scale + coef * rs.scale_lo;
+    ri->B = gs * job->gamma;
+    return loss;
+}
+
+/* Pass 2 over one chunk [c_start, c_end) of the gradient row. */
+static void FN(xent_chunk_grad)(const smc_loss_job *job, const char *q, char *grad,
+                                const smc_xent_row *ri, const smc_xent_chunk *cs,
+                                int64_t c_start, int64_t c_end)
+{
+    if (ri->ignored) {
+        FN(fill_zero)(grad + c_start * job->grad.step, job->grad.step, c_end - c_start);
+        return;
     }
+    for (int s = 0; s < cs->sg.n; s++)
+        FN(grad_range)(job, q, grad, cs->sg.start[s], FN(segment_end)(&cs->sg, s, c_end),
+                       (T)(ri->A * FN(exp_of_diff)(cs->sg.m[s], ri->m)), (T)ri->B,
+                       job->need_u);
+}
+
+static void FN(xent_fix)(const smc_loss_job *job, char *grad, const smc_xent_row *ri)
+{
+    if (ri->label < 0)
+        return;
+    /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the vector
+     * pass would have computed it as a difference. */
+    double u_t = job->weight ? ri->wt : 1.0;
+    double g = job->grad_scale * (ri->a_t * expm1(-ri->nll) +
+                                  job->gamma * (ri->u * exp(-ri->nll) - u_t));
+    FN(store1)(grad + ri->label * job->grad.step, (T)g);
+}
+
+static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt, char *grad,
+                         smc_xent_chunk *cs, double *loss_out)
+{
+    const int64_t n = job->g.n, nch = (n + SMC_CHUNK - 1) / SMC_CHUNK;
+    smc_xent_row ri;
+    FN(xent_prep)(job, x, tgt, &ri);
+    if (ri.ignored) {
+        *loss_out = 0.0;
+        if (grad)
+            FN(fill_zero)(grad, job->grad.step, n);
+        return;
+    }
+    for (int64_t ch = 0; ch < nch; ch++)
+        FN(xent_chunk_pass1)(job, x, tgt, grad, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch]);
+    *loss_out = FN(xent_merge)(job, &ri, cs, nch);
+    if (!grad)
+        return;
+    for (int64_t ch = 0; ch < nch; ch++)
+        FN(xent_chunk_grad)(job, tgt, grad, &ri, &cs[ch], ch * SMC_CHUNK, FN(chunk_end)(ch, n));
+    FN(xent_fix)(job, grad, &ri);
 }
 
 static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
 {
     smc_multi_iter it;
     const smc_array *grad = job->grad.data ? &job->grad : NULL;
+    const int64_t nch = (job->g.n + SMC_CHUNK - 1) / SMC_CHUNK;
+    smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
     smc_multi_iter_init(&it, &job->g, &job->x, &job->target, grad, r0);
     for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it)) {
         const char *x = (const char *)job->x.data + it.off[0];
         const char *t = (const char *)job->target.data + it.off[1];
         char *g = grad ? (char *)grad->data + it.off[2] : NULL;
-        FN(xent_row)(job, x, t, g, &job->row_loss[r]);
+        smc_xent_chunk *cs = nch <= SMC_XENT_STACK_CHUNKS ? local : job->chunks + r * nch;
+        FN(xent_row)(job, x, t, g, cs, &job->row_loss[r]);
+    }
+}
+
+/* Split-row mode: one phase (loss_job.h) for one item, a row or a
+ * (row, chunk) pair numbered row * nchunks + chunk. */
+static void FN(xent_split)(const smc_loss_job *job, int phase, int64_t item)
+{
+    const int per_row = phase == SMC_XENT_ROW_PREP || phase == SMC_XENT_ROW_MERGE ||
+                        phase == SMC_XENT_ROW_FIX;
+    const int64_t n = job->g.n, nch = job->nchunks;
+    const int64_t row = per_row ? item : item / nch, ch = per_row ? 0 : item % nch;
+    smc_multi_iter it;
+    const smc_array *grad = job->grad.data ? &job->grad : NULL;
+    smc_multi_iter_init(&it, &job->g, &job->x, &job->target, grad, row);
+    const char *x = (const char *)job->x.data + it.off[0];
+    const char *t = (const char *)job->target.data + it.off[1];
+    char *g = grad ? (char *)grad->data + it.off[2] : NULL;
+    smc_xent_row *ri = &job->rowinfo[row];
+    smc_xent_chunk *cs = job->chunks + row * nch;
+    switch (phase) {
+    case SMC_XENT_ROW_PREP:
+        FN(xent_prep)(job, x, t, ri);
+        break;
+    case SMC_XENT_CHUNK_STATS:
+        if (!ri->ignored)
+            FN(xent_chunk_pass1)(job, x, t, g, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch]);
+        break;
+    case SMC_XENT_ROW_MERGE:
+        job->row_loss[row] = FN(xent_merge)(job, ri, cs, nch);
+        break;
+    case SMC_XENT_CHUNK_GRAD:
+        if (g)
+            FN(xent_chunk_grad)(job, t, g, ri, &cs[ch], ch * SMC_CHUNK, FN(chunk_end)(ch, n));
+        break;
+    default:
+        if (g)
+            FN(xent_fix)(job, g, ri);
+        break;
     }
 }
 

@@ -97,4 +97,5 @@ const smc_kernels SMC_CAT(smc_kernels__, SMC_VARIANT) = {
     { f32_exp_array, f64_exp_array },
     { f32_xent_rows, f64_xent_rows },
     { f32_bwd_rows, f64_bwd_rows },
+    { f32_xent_split, f64_xent_split },
 };
