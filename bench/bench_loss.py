@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""Fused cross-entropy loss + gradient: softmax_c beside PyTorch and NumPy.
+"""Fused cross-entropy loss + gradient and the backward passes: softmax_c
+beside PyTorch and NumPy.
 
-Run:  python bench/bench_loss.py [--quick] [--threads 1]
+Run:  python bench/bench_loss.py [--quick] [--threads 1,2] [--ops xent,softmax_backward]
 
-(bench/bench.py --ops cross_entropy measures the same op inside the main
-benchmark; this script adds the in-place variant and is quicker.)
+(bench/bench.py --ops cross_entropy measures the fused op inside the main
+benchmark; this script adds the in-place variant, the backward passes, and
+PyTorch with each thread count.)
 
-For each workload (64x131072, 4096x1024 by default) and dtype it times, in
-interleaved rounds (see bench_timing.py):
+For each workload (64x131072, 4096x1024 by default), dtype and thread count
+it times, in interleaved rounds (see bench_timing.py), medians over the rounds:
   np.copyto            the same array (memory-bandwidth reference)
-  softmax_c            cross_entropy(x, t, grad_out=g)       (gradient buffer)
-  softmax_c in place   cross_entropy(x, t, grad_out=x)       (gradient over logits)
-  torch fwd+bwd        F.cross_entropy(...).backward()        (when installed)
-  numpy                the textbook passes: max, exp, sum, log, gradient
+  xent:
+    softmax_c          cross_entropy(x, t, grad_out=g)        (gradient buffer)
+    softmax_c in place cross_entropy(x, t, grad_out=x)        (gradient over logits)
+    torch fwd+bwd      F.cross_entropy(...).backward()         (when installed)
+    numpy              the textbook passes: max, exp, sum, log, gradient
+  softmax_backward / log_softmax_backward:
+    softmax_c          softmax_backward(y, dy, out=o)
+    torch              torch._softmax_backward_data / _log_softmax_backward_data
+    numpy              y * (dy - sum(dy * y))  /  dy - exp(y) * sum(dy)
 and prints a markdown table with each one's time, GB/s (2 * itemsize * n
 bytes, as the main benchmark), fraction of copy speed and softmax_c's
-speed-up over it.  Issue-4 targets (one thread): >= 0.6 of copy (float32),
->= 0.4 (float64), >= 5x PyTorch fwd+bwd.
+speed-up over it.  Issue-4 targets (one thread, xent): >= 0.6 of copy
+(float32), >= 0.4 (float64), >= 5x PyTorch fwd+bwd.
 """
 
 import argparse
@@ -54,13 +61,10 @@ def numpy_cross_entropy(x, t):
     return loss, grad
 
 
-def contestants(x, t, threads, torch):
+def xent_contestants(x, t, threads, torch):
     grad = np.empty_like(x)
     in_place = x.copy()
-    copy_dst = np.empty_like(x)
     out = [
-        Contestant("xent", "np.copyto", "reference", "out", None,
-                   lambda: np.copyto(copy_dst, x)),
         Contestant("xent", "softmax_c", "softmax_c", "out", threads,
                    lambda: softmax_c.cross_entropy(x, t, grad_out=grad, threads=threads)),
         Contestant("xent", "softmax_c in place", "softmax_c", "out", threads,
@@ -82,7 +86,42 @@ def contestants(x, t, threads, torch):
     return out
 
 
-def run(workloads, dtypes, threads, min_time, repeats):
+def backward_contestants(op, x, threads, torch):
+    rng = np.random.default_rng(1)
+    dy = rng.standard_normal(x.shape).astype(x.dtype)
+    if op == "softmax_backward":
+        y = softmax_c.softmax(x)
+        ours = softmax_c.softmax_backward
+        numpy_fn = lambda: y * (dy - (dy * y).sum(axis=-1, keepdims=True))   # noqa: E731
+    else:
+        y = softmax_c.log_softmax(x)
+        ours = softmax_c.log_softmax_backward
+        numpy_fn = lambda: dy - np.exp(y) * dy.sum(axis=-1, keepdims=True)    # noqa: E731
+    out_buf = np.empty_like(x)
+    out = [
+        Contestant(op, "softmax_c", "softmax_c", "out", threads,
+                   lambda: ours(y, dy, out=out_buf, threads=threads)),
+        Contestant(op, "numpy", "numpy", "alloc", None, numpy_fn),
+    ]
+    if torch is not None:
+        yt, dyt = torch.from_numpy(y), torch.from_numpy(dy)
+        fn = (torch._softmax_backward_data if op == "softmax_backward"
+              else torch._log_softmax_backward_data)
+        out.append(Contestant(op, "torch", "torch", "alloc", threads,
+                              lambda: fn(dyt, yt, -1, yt.dtype),
+                              prepare=lambda: torch.set_num_threads(threads)))
+    return out
+
+
+def contestants(op, x, t, threads, torch):
+    copy_dst = np.empty_like(x)
+    copy = Contestant(op, "np.copyto", "reference", "out", None, lambda: np.copyto(copy_dst, x))
+    if op == "xent":
+        return [copy] + xent_contestants(x, t, threads, torch)
+    return [copy] + backward_contestants(op, x, threads, torch)
+
+
+def run(ops, workloads, dtypes, thread_counts, min_time, repeats):
     torch, why = try_import("torch")
     if torch is None:
         log(f"torch not available ({why}); timing without it")
@@ -93,41 +132,50 @@ def run(workloads, dtypes, threads, min_time, repeats):
         for dtype in dtypes:
             x = (rng.standard_normal((rows, n)) * 3).astype(dtype)
             t = rng.integers(0, n, rows)
-            cs = contestants(x, t, threads, torch)
-            timing.wait_until_quiet(log)
-            log(f"{name} {dtype}: calibrating")
-            counts = [timing.calibrate(c, min_time) for c in cs]
-            samples = timing.sample_rounds(cs, counts, schedule=list(range(len(cs))),
-                                           min_rounds=repeats, max_rounds=2 * repeats,
-                                           watched=[0, 1, 2])
-            medians = {c.name: timing.summarize(samples[i])["median_s"]
-                       for i, c in enumerate(cs)}
-            rows_out.append((name, dtype, x.nbytes * 2, medians))
+            for op in ops:
+                for threads in thread_counts:
+                    cs = contestants(op, x, t, threads, torch)
+                    timing.wait_until_quiet(log)
+                    log(f"{op} {name} {dtype} {threads}t: calibrating")
+                    counts = [timing.calibrate(c, min_time) for c in cs]
+                    samples = timing.sample_rounds(cs, counts, schedule=list(range(len(cs))),
+                                                   min_rounds=repeats, max_rounds=2 * repeats,
+                                                   watched=[0, 1])
+                    medians = {c.name: timing.summarize(samples[i])["median_s"]
+                               for i, c in enumerate(cs)}
+                    rows_out.append((op, name, dtype, threads, x.nbytes * 2, medians))
     return rows_out
 
 
-def report(results, threads):
-    print(f"\nCross-entropy loss + gradient, {threads} thread(s), "
-          f"{softmax_c.cpu_info()['cpu']} ({softmax_c.cpu_info()['isa']})\n")
-    print("| workload | dtype | contestant | ms | GB/s | x copy speed | softmax_c speed-up |")
-    print("|---|---|---|---|---|---|---|")
-    for name, dtype, nbytes, med in results:
+def report(results):
+    info = softmax_c.cpu_info()
+    print(f"\nLoss and backward passes, {info['cpu']} ({info['isa']}); medians; "
+          "NumPy always runs on one thread\n")
+    print("| op | workload | dtype | threads | contestant | ms | GB/s | x copy speed "
+          "| softmax_c speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for op, name, dtype, threads, nbytes, med in results:
         ours = med["softmax_c"]
         for who, sec in med.items():
-            print(f"| {name} | {dtype} | {who} | {sec * 1e3:.2f} | {nbytes / sec / 1e9:.1f} | "
-                  f"{med['np.copyto'] / sec:.2f} | {sec / ours:.2f} |")
+            print(f"| {op} | {name} | {dtype} | {threads} | {who} | {sec * 1e3:.2f} | "
+                  f"{nbytes / sec / 1e9:.1f} | {med['np.copyto'] / sec:.2f} | "
+                  f"{sec / ours:.2f} |")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", default=f"1,{os.cpu_count() or 1}",
+                   help="comma-separated thread counts (default: 1 and all cores)")
+    p.add_argument("--ops", default="xent,softmax_backward,log_softmax_backward")
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     args = p.parse_args(argv)
-    results = run(args.workloads.split(","), args.dtypes.split(","), args.threads,
-                  min_time=0.05 if args.quick else 0.2, repeats=5 if args.quick else 15)
-    report(results, args.threads)
+    thread_counts = sorted({int(v) for v in args.threads.split(",")})
+    results = run(args.ops.split(","), args.workloads.split(","), args.dtypes.split(","),
+                  thread_counts, min_time=0.05 if args.quick else 0.2,
+                  repeats=5 if args.quick else 15)
+    report(results)
 
 
 if __name__ == "__main__":
