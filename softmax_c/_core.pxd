@@ -56,5 +56,55 @@ cdef int logsumexp_f64(int64_t rows, int64_t n,
                        const double *x, int64_t x_row_step, int64_t x_step,
                        double *y, int64_t y_row_step, int threads) noexcept nogil
 
+# Fused softmax cross-entropy over a batch of rows (the row is the class
+# axis), with integer labels: label of row r at
+# (const char *)labels + r * labels_step.  weight: n per-class weights or
+# NULL.  reduction: REDUCE_NONE / REDUCE_MEAN / REDUCE_SUM.  grad (may be
+# logits itself, or NULL for none) receives d(total)/d(logits); total
+# receives the reduced loss (NONE: the sum).  ERR_LABEL for a label outside
+# [0, n) that is not ignore_index, before anything is written.
+cdef enum:                    # also softmax_c._core.REDUCE_* in Python
+    REDUCE_NONE = 0
+    REDUCE_MEAN = 1
+    REDUCE_SUM = 2
+cdef int cross_entropy_f32(int64_t rows, int64_t n,
+                           const float *logits, int64_t x_row_step, int64_t x_step,
+                           const int64_t *labels, int64_t labels_step,
+                           const float *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction,
+                           float *grad, int64_t g_row_step, int64_t g_step,
+                           double *total, int threads) noexcept nogil
+cdef int cross_entropy_f64(int64_t rows, int64_t n,
+                           const double *logits, int64_t x_row_step, int64_t x_step,
+                           const int64_t *labels, int64_t labels_step,
+                           const double *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction,
+                           double *grad, int64_t g_row_step, int64_t g_step,
+                           double *total, int threads) noexcept nogil
+
+# Backward passes over a batch of rows (out may be y or dy):
+#   softmax_backward:      out = y * (dy - sum(dy * y))   (y = softmax output)
+#   log_softmax_backward:  out = dy - exp(y) * sum(dy)    (y = log_softmax output)
+cdef int softmax_backward_f32(int64_t rows, int64_t n,
+                              const float *y, int64_t y_row_step, int64_t y_step,
+                              const float *dy, int64_t dy_row_step, int64_t dy_step,
+                              float *out, int64_t out_row_step, int64_t out_step,
+                              int threads) noexcept nogil
+cdef int softmax_backward_f64(int64_t rows, int64_t n,
+                              const double *y, int64_t y_row_step, int64_t y_step,
+                              const double *dy, int64_t dy_row_step, int64_t dy_step,
+                              double *out, int64_t out_row_step, int64_t out_step,
+                              int threads) noexcept nogil
+cdef int log_softmax_backward_f32(int64_t rows, int64_t n,
+                                  const float *y, int64_t y_row_step, int64_t y_step,
+                                  const float *dy, int64_t dy_row_step, int64_t dy_step,
+                                  float *out, int64_t out_row_step, int64_t out_step,
+                                  int threads) noexcept nogil
+cdef int log_softmax_backward_f64(int64_t rows, int64_t n,
+                                  const double *y, int64_t y_row_step, int64_t y_step,
+                                  const double *dy, int64_t dy_row_step, int64_t dy_step,
+                                  double *out, int64_t out_row_step, int64_t out_step,
+                                  int threads) noexcept nogil
+
 # Name of the kernel variant in use ("baseline", "avx2", "avx512").
 cdef const char *isa_name() noexcept nogil

@@ -255,13 +255,115 @@ cdef const char *isa_name() noexcept nogil:
     return smc_active_isa()
 
 
-# ---- cross-entropy and backward passes ---------------------------------------
-
 from libc.string cimport memset
 
-REDUCE_NONE = SMC_REDUCE_NONE
-REDUCE_MEAN = SMC_REDUCE_MEAN
-REDUCE_SUM = SMC_REDUCE_SUM
+
+# Batch forms of the loss and backward entry points (see _core.pxd): one
+# outer dimension of `rows`, steps in bytes.
+cdef inline void _batch_grid(smc_grid *g, int64_t rows, int64_t n) noexcept nogil:
+    memset(g, 0, sizeof(smc_grid))
+    g.n = n
+    g.ndim = 1
+    g.shape[0] = rows
+
+cdef inline void _batch_array(smc_array *a, const void *data, int64_t row_step,
+                              int64_t step) noexcept nogil:
+    memset(a, 0, sizeof(smc_array))
+    a.data = <void *>data
+    a.step = step
+    a.strides[0] = row_step
+
+cdef int cross_entropy_f32(int64_t rows, int64_t n,
+                           const float *logits, int64_t x_row_step, int64_t x_step,
+                           const int64_t *labels, int64_t labels_step,
+                           const float *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction,
+                           float *grad, int64_t g_row_step, int64_t g_step,
+                           double *total, int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array x, t, gr
+    _batch_grid(&g, rows, n)
+    _batch_array(&x, logits, x_row_step, x_step)
+    _batch_array(&t, labels, labels_step, 0)
+    _batch_array(&gr, grad, g_row_step, g_step)
+    return smc_cross_entropy_nd_f32(&g, &x, &t, NULL, weight, ignore_index, label_smoothing,
+                                    reduction, &gr, NULL, total, NULL, threads)
+
+cdef int cross_entropy_f64(int64_t rows, int64_t n,
+                           const double *logits, int64_t x_row_step, int64_t x_step,
+                           const int64_t *labels, int64_t labels_step,
+                           const double *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction,
+                           double *grad, int64_t g_row_step, int64_t g_step,
+                           double *total, int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array x, t, gr
+    _batch_grid(&g, rows, n)
+    _batch_array(&x, logits, x_row_step, x_step)
+    _batch_array(&t, labels, labels_step, 0)
+    _batch_array(&gr, grad, g_row_step, g_step)
+    return smc_cross_entropy_nd_f64(&g, &x, &t, NULL, weight, ignore_index, label_smoothing,
+                                    reduction, &gr, NULL, total, NULL, threads)
+
+cdef int softmax_backward_f32(int64_t rows, int64_t n,
+                              const float *y, int64_t y_row_step, int64_t y_step,
+                              const float *dy, int64_t dy_row_step, int64_t dy_step,
+                              float *out, int64_t out_row_step, int64_t out_step,
+                              int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array a, b, o
+    _batch_grid(&g, rows, n)
+    _batch_array(&a, y, y_row_step, y_step)
+    _batch_array(&b, dy, dy_row_step, dy_step)
+    _batch_array(&o, out, out_row_step, out_step)
+    return smc_softmax_backward_nd_f32(&g, &a, &b, &o, threads)
+
+cdef int softmax_backward_f64(int64_t rows, int64_t n,
+                              const double *y, int64_t y_row_step, int64_t y_step,
+                              const double *dy, int64_t dy_row_step, int64_t dy_step,
+                              double *out, int64_t out_row_step, int64_t out_step,
+                              int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array a, b, o
+    _batch_grid(&g, rows, n)
+    _batch_array(&a, y, y_row_step, y_step)
+    _batch_array(&b, dy, dy_row_step, dy_step)
+    _batch_array(&o, out, out_row_step, out_step)
+    return smc_softmax_backward_nd_f64(&g, &a, &b, &o, threads)
+
+cdef int log_softmax_backward_f32(int64_t rows, int64_t n,
+                                  const float *y, int64_t y_row_step, int64_t y_step,
+                                  const float *dy, int64_t dy_row_step, int64_t dy_step,
+                                  float *out, int64_t out_row_step, int64_t out_step,
+                                  int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array a, b, o
+    _batch_grid(&g, rows, n)
+    _batch_array(&a, y, y_row_step, y_step)
+    _batch_array(&b, dy, dy_row_step, dy_step)
+    _batch_array(&o, out, out_row_step, out_step)
+    return smc_log_softmax_backward_nd_f32(&g, &a, &b, &o, threads)
+
+cdef int log_softmax_backward_f64(int64_t rows, int64_t n,
+                                  const double *y, int64_t y_row_step, int64_t y_step,
+                                  const double *dy, int64_t dy_row_step, int64_t dy_step,
+                                  double *out, int64_t out_row_step, int64_t out_step,
+                                  int threads) noexcept nogil:
+    cdef smc_grid g
+    cdef smc_array a, b, o
+    _batch_grid(&g, rows, n)
+    _batch_array(&a, y, y_row_step, y_step)
+    _batch_array(&b, dy, dy_row_step, dy_step)
+    _batch_array(&o, out, out_row_step, out_step)
+    return smc_log_softmax_backward_nd_f64(&g, &a, &b, &o, threads)
+
+
+# ---- cross-entropy and backward passes ---------------------------------------
+
+
+# the reduction codes (declared in _core.pxd) for _loss.py
+globals().update(REDUCE_NONE=<int>REDUCE_NONE, REDUCE_MEAN=<int>REDUCE_MEAN,
+                 REDUCE_SUM=<int>REDUCE_SUM)
 
 cdef enum:
     MAX_OPERANDS = 5

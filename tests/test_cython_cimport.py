@@ -30,7 +30,10 @@ USER_PYX = textwrap.dedent('''
         softmax_f32, softmax_f64, log_softmax_f32, log_softmax_f64,
         logsumexp_f32, logsumexp_f64, softmax_row_f32, softmax_row_f64,
         log_softmax_row_f32, log_softmax_row_f64, logsumexp_row_f32,
-        logsumexp_row_f64, isa_name, OK, ERR_NULL, ERR_SIZE)
+        logsumexp_row_f64, isa_name, OK, ERR_NULL, ERR_SIZE,
+        cross_entropy_f32, cross_entropy_f64, softmax_backward_f64,
+        log_softmax_backward_f32, REDUCE_MEAN, ERR_LABEL)
+    from libc.stdint cimport int64_t
 
     ctypedef fused real:
         float
@@ -99,6 +102,43 @@ USER_PYX = textwrap.dedent('''
     def codes():
         return OK, ERR_NULL, ERR_SIZE
 
+    def xent_mean(const real[:, :] x, const int64_t[::1] t, real[:, :] g,
+                  int threads=0):
+        """Mean cross-entropy of the rows of x and its gradient into g."""
+        cdef int rc
+        cdef double total = 0.0
+        with nogil:
+            if real is float:
+                rc = cross_entropy_f32(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                       x.strides[1], &t[0], 8, NULL, -100, 0.0,
+                                       REDUCE_MEAN, &g[0, 0], g.strides[0], g.strides[1],
+                                       &total, threads)
+            else:
+                rc = cross_entropy_f64(x.shape[0], x.shape[1], &x[0, 0], x.strides[0],
+                                       x.strides[1], &t[0], 8, NULL, -100, 0.0,
+                                       REDUCE_MEAN, &g[0, 0], g.strides[0], g.strides[1],
+                                       &total, threads)
+        return rc, total
+
+    def softmax_bwd(const double[:, ::1] y, const double[:, ::1] dy, double[:, ::1] out):
+        cdef int rc
+        with nogil:
+            rc = softmax_backward_f64(y.shape[0], y.shape[1], &y[0, 0], y.strides[0], 8,
+                                      &dy[0, 0], dy.strides[0], 8, &out[0, 0],
+                                      out.strides[0], 8, 0)
+        return rc
+
+    def log_softmax_bwd(const float[:, ::1] y, const float[:, ::1] dy, float[:, ::1] out):
+        cdef int rc
+        with nogil:
+            rc = log_softmax_backward_f32(y.shape[0], y.shape[1], &y[0, 0], y.strides[0], 4,
+                                          &dy[0, 0], dy.strides[0], 4, &out[0, 0],
+                                          out.strides[0], 4, 0)
+        return rc
+
+    def label_error_code():
+        return ERR_LABEL
+
     def isa():
         cdef const char *name
         with nogil:
@@ -165,6 +205,8 @@ def test_functions_come_from_the_packages_capi_table():
         for dt in ("f32", "f64"):
             assert f"{op}_{dt}" in names and f"{op}_row_{dt}" in names
     assert "isa_name" in names
+    for op in ("cross_entropy", "softmax_backward", "log_softmax_backward"):
+        assert f"{op}_f32" in names and f"{op}_f64" in names
 
 
 def test_cimported_module_sees_the_active_variant(user_ext):
@@ -205,6 +247,33 @@ def test_cimported_row_kernels(user_ext, rng, isa, dtype, op_index, op):
     checks.assert_result_matches_reference(op, x, got)
     if op == "logsumexp":
         assert (out[1:] == checks.fill_pattern(999, dtype)).all(), "wrote past the result"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cimported_cross_entropy(user_ext, rng, dtype):
+    # the same C entry point as softmax_c.cross_entropy: bitwise equal
+    x = checks.normal_rows(rng, (300, 257), dtype)
+    t = rng.integers(0, 257, 300).astype(np.int64)
+    g = np.empty_like(x)
+    rc, total = user_ext.xent_mean(x, t, g)
+    assert rc == 0
+    loss, want = softmax_c.cross_entropy(x, t, return_grad=True)
+    assert dtype(total) == loss and g.tobytes() == want.tobytes()
+    t[7] = 257                        # out of range: nothing written
+    g[:] = 0
+    assert user_ext.xent_mean(x, t, g)[0] == user_ext.label_error_code() == -4
+    assert not g.any()
+
+
+def test_cimported_backward_passes(user_ext, rng):
+    x = checks.normal_rows(rng, (64, 100), np.float64)
+    y, dy, out = softmax_c.softmax(x), rng.standard_normal(x.shape), np.empty_like(x)
+    assert user_ext.softmax_bwd(y, dy, out) == 0
+    np.testing.assert_array_equal(out, softmax_c.softmax_backward(y, dy))
+    y32 = softmax_c.log_softmax(x.astype(np.float32))
+    dy32, out32 = dy.astype(np.float32), np.empty_like(y32)
+    assert user_ext.log_softmax_bwd(y32, dy32, out32) == 0
+    np.testing.assert_array_equal(out32, softmax_c.log_softmax_backward(y32, dy32))
 
 
 def test_cimported_temperature(user_ext, rng):
