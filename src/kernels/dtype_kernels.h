@@ -54,9 +54,9 @@ static inline V FN(exp_core_wide)(V a, V a_err)
     return VOP(mul)(VOP(mul)(p, s1), s2);
 }
 
-/* exp for |a| <= EXP_FAST_LIM (or NaN): n lies in [EXP_N1_MIN, EXP_N1_MAX],
- * so one multiplication by 2^n gives bit for bit what exp_core_wide gives,
- * for a third fewer instructions. */
+/* exp for |a| <= EXP_FAST_LIM (or NaN): 2^n is a normal number and so is
+ * the result, so one multiplication by 2^n gives bit for bit what the two
+ * steps of exp_core_wide give, for a third fewer instructions. */
 static inline V FN(exp_core_normal)(V a, V a_err)
 {
     V n;

@@ -149,29 +149,15 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
     return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
 
-/* Below this argument exp's result leaves the normal range of T. */
-#define SMC_EXP_NORMAL_MIN (sizeof(T) == 4 ? -87.0 : -708.0)
-
-/* exp_core for arguments in [SMC_EXP_NORMAL_MIN, 0] (or NaN): the same
- * reduction and polynomial, but with a normal result it needs neither the
- * clamps nor the two-step scaling that make exp_core exact for subnormal
- * results. */
-static inline V FN(exp_normal)(V a, V a_err)
-{
-    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
-    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));
-    V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);
-    r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
-    r = VOP(add)(r, a_err);
-    V p = EXP_POLY(r);
-    return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
-}
+/* Below this argument exp's result leaves the normal range of T, so
+ * exp_core_normal (dtype_kernels.h) no longer applies. */
+#define SMC_EXP_NORMAL_MIN (-(double)EXP_FAST_LIM)
 
 #ifndef SMC_EXP_MODES
 #define SMC_EXP_MODES
 /* How exp_shifted gets the rounding error of x - m: */
 enum {
-    SMC_EXP_SLOW = 0,   /* x may be -inf or x - m out of exp_normal's range */
+    SMC_EXP_SLOW = 0,   /* x may be -inf or x - m out of exp_core_normal's range */
     SMC_EXP_TWOSUM,     /* x - m in range: TwoSum, any magnitudes */
     SMC_EXP_M_BIGGER,   /* ... and every |x| <= |m|: Fast2Sum (-m) + x */
     SMC_EXP_X_BIGGER    /* ... and every |x| >= |m|: Fast2Sum x + (-m) */
@@ -180,7 +166,7 @@ enum {
 
 /* exp(x - m) with the rounding error of x - m carried into the exp.
  * Every mode but SLOW has x - m in [SMC_EXP_NORMAL_MIN, 0] (or x NaN), so
- * the error term needs no clamp and exp_normal applies; the Fast2Sum modes
+ * the error term needs no clamp and exp_core_normal applies; the Fast2Sum modes
  * find the same exact error as TwoSum in two operations instead of five.
  * SLOW: x may be -inf, and where x == m == -inf (all seen so far is -inf)
  * the result is made 1, like exp(0), for a later maximum to rescale to 0. */
@@ -194,7 +180,7 @@ static inline V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
             err = VOP(sub)(neg_m, VOP(sub)(d, xv));
         else
             err = FN(sub_err)(xv, m, d);
-        return FN(exp_normal)(d, err);
+        return FN(exp_core_normal)(d, err);
     }
     /* exp_diff clamps the correction: inf - inf = NaN there must not
      * poison the exact 0 of a -inf input */
@@ -204,7 +190,7 @@ static inline V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
 
 /* The exps of one contiguous span, folded into st (against st->m) and
  * stored in e unless e is NULL (e may be x).  fast: every x - m of the
- * span is in exp_normal's range (see exp_shifted).  eqs: the span may hold
+ * span is in exp_core_normal's range (see exp_shifted).  eqs: the span may hold
  * elements equal to m (it set the running maximum); then only the blocks
  * whose block_max reaches m count such elements apart from the sum.  The
  * sum moves from T to double every BLOCK elements (each lane adds
@@ -627,7 +613,7 @@ static double FN(bwd_block_sum)(int op, const T *y, const T *dy, int64_t len)
 }
 
 /* Whether every y of the block (len <= BLOCK) lies in
- * [SMC_EXP_NORMAL_MIN, -SMC_EXP_NORMAL_MIN] (NaN aside), where exp_normal
+ * [SMC_EXP_NORMAL_MIN, -SMC_EXP_NORMAL_MIN] (NaN aside), where exp_core_normal
  * gives the very result of exp_core: a normal one, scaled by 2^n in one
  * step (log_softmax outputs nearly always are). */
 static int FN(exp_normal_ok)(const T *y, int64_t len)
@@ -636,7 +622,7 @@ static int FN(exp_normal_ok)(const T *y, int64_t len)
     V lo = SPLAT(0), hi = SPLAT(0);
     for (int64_t i = 0; i < full; i += LANES) {
         V yv = VOP(load)(y + i);
-        lo = VOP(min)(yv, lo);          /* NaN ignored: exp_normal keeps it NaN */
+        lo = VOP(min)(yv, lo);          /* NaN ignored: exp_core_normal keeps it NaN */
         hi = VOP(max)(yv, hi);
     }
     if (k) {
@@ -665,7 +651,7 @@ static void FN(bwd_block_apply)(int op, const T *y, const T *dy, T *out, int64_t
         if (op == SMC_BWD_SOFTMAX) {
             r = VOP(mul)(yv, VOP(sub)(VOP(sub)(dv, s_hi), s_lo));
         } else {
-            V ev = normal ? FN(exp_normal)(yv, zero) : FN(exp_core)(yv, zero);
+            V ev = normal ? FN(exp_core_normal)(yv, zero) : FN(exp_core)(yv, zero);
             V neg_e = VOP(sub)(zero, ev);
             r = VOP(fma)(neg_e, s_lo, VOP(fma)(neg_e, s_hi, dv));
         }

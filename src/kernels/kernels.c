@@ -29,7 +29,7 @@
 #define EXP_POW2_MAGIC (0x1.8p23f + 127.0f)
 #define EXP_N1_MIN (-100.0f)
 #define EXP_N1_MAX 127.0f
-#define EXP_FAST_LIM 69.0f             /* |a| <= 69: n in [-100, 100] */
+#define EXP_FAST_LIM 87.0f             /* |a| <= 87: n in [-126, 126], exp(a) normal */
 /* exp(r) on |r| <= ln2/2, relative error 3e-9 (fit by tools/fit_exp.py) */
 #define EXP_POLY(r)                                                         \
     f32_fma(f32_fma(f32_fma(f32_fma(f32_fma(f32_fma(                        \
@@ -66,7 +66,7 @@
 #define EXP_POW2_MAGIC (0x1.8p52 + 1023.0)
 #define EXP_N1_MIN (-1000.0)
 #define EXP_N1_MAX 1023.0
-#define EXP_FAST_LIM 690.0             /* |a| <= 690: n in [-996, 996] */
+#define EXP_FAST_LIM 708.0             /* |a| <= 708: n in [-1022, 1021], exp(a) normal */
 /* exp(r) on |r| <= ln2/2, relative error 4e-18 */
 #define EXP_C(i) f64_set1(smc_exp_poly_f64[i])
 static const double smc_exp_poly_f64[10] = {
