@@ -116,20 +116,43 @@ static inline V FN(scaled_diff)(V x, V m, V inv_t, V inv_lo, int use_t, V *err)
     return d;
 }
 
-/* exp(x - m) for a block known to satisfy -EXP_FAST_LIM < x - m <= 0
- * (see fast_span): no clamps, no range check. */
-static inline V FN(exp_diff_fast)(V x, V m)
+#ifndef SMC_EXP_MODES
+#define SMC_EXP_MODES
+/* How a block's exp(x - m) is computed, chosen once per block (exp_mode): */
+enum {
+    SMC_EXP_SLOW = 0,   /* x may be -inf, or x - m out of exp_core_normal's range */
+    SMC_EXP_TWOSUM,     /* x - m in range: its rounding error by TwoSum */
+    SMC_EXP_M_BIGGER,   /* ... and every |x| <= |m|: Fast2Sum (-m) + x */
+    SMC_EXP_X_BIGGER    /* ... and every |x| >= |m|: Fast2Sum x + (-m) */
+};
+#endif
+
+/* exp(x - m) with the rounding error of x - m carried in, for a block in
+ * one of the fast modes (not SLOW): no clamps, no range check, and the
+ * Fast2Sum modes find the same exact error in two operations instead of
+ * five, so every mode gives the same bits. */
+static inline V FN(exp_diff_fast)(V x, V m, V neg_m, int mode)
 {
-    V d = VOP(sub)(x, m);
-    return FN(exp_core_normal)(d, FN(sub_err)(x, m, d));
+    V d = VOP(sub)(x, m), err;
+    if (mode == SMC_EXP_M_BIGGER)
+        err = VOP(sub)(x, VOP(add)(d, m));
+    else if (mode == SMC_EXP_X_BIGGER)
+        err = VOP(sub)(neg_m, VOP(sub)(d, x));
+    else
+        err = FN(sub_err)(x, m, d);
+    return FN(exp_core_normal)(d, err);
 }
 
-/* Whether every exp argument (x - m)/T of a block whose smallest element
- * is lo lies in the range of exp_diff_fast (false for -inf, +inf, NaN).
- * A margin of 1 covers the rounding of x - m. */
-static inline int FN(fast_span)(double lo, double m, int use_t)
+/* The mode for a block whose elements lie in [lo, m] (lo its smallest,
+ * m the maximum they are shifted by).  A margin of 1 covers the rounding
+ * of x - m; -inf, +inf and NaN bounds give SLOW. */
+static inline int FN(exp_mode)(double lo, double m, int use_t)
 {
-    return !use_t && lo - m >= 1.0 - EXP_FAST_LIM;
+    if (use_t || !(lo - m >= 1.0 - EXP_FAST_LIM))
+        return SMC_EXP_SLOW;
+    if (m < 0.0)
+        return SMC_EXP_X_BIGGER;
+    return lo >= -m ? SMC_EXP_M_BIGGER : SMC_EXP_TWOSUM;
 }
 
 /* exp((x - m)/T) with the correction carried into the polynomial. */
@@ -225,18 +248,18 @@ static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
 
 /* ---- row statistics ---------------------------------------------------------- */
 
-/* Sum of exp(x - m) over the full vectors of a block where fast_span
- * holds and no element equals m (so none is counted apart). */
-static inline V FN(exp_sum_fast)(const T *x, int64_t full, V m)
+/* Sum of exp(x - m) over the full vectors of a block in a fast mode
+ * (exp_mode) where no element equals m (so none is counted apart). */
+static inline V FN(exp_sum_fast)(const T *x, int64_t full, V m, int mode)
 {
-    V acc0 = SPLAT(0), acc1 = SPLAT(0);
+    V acc0 = SPLAT(0), acc1 = SPLAT(0), neg_m = VOP(sub)(SPLAT(0), m);
     int64_t i = 0;
     for (; i + 2 * LANES <= full; i += 2 * LANES) {
-        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m));
-        acc1 = VOP(add)(acc1, FN(exp_diff_fast)(VOP(load)(x + i + LANES), m));
+        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m, neg_m, mode));
+        acc1 = VOP(add)(acc1, FN(exp_diff_fast)(VOP(load)(x + i + LANES), m, neg_m, mode));
     }
     if (i < full)
-        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m));
+        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m, neg_m, mode));
     return VOP(add)(acc0, acc1);
 }
 
@@ -277,8 +300,14 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
     } while (0)
     /* The common block: below the running maximum and within exp's normal
      * range, so no element needs counting apart and no lane a clamp. */
-    if (bm < st->m && FN(fast_span)(-FN(hmax)(VOP(sub)(zero, vmin)), st->m, use_t)) {
-        acc0 = FN(exp_sum_fast)(x, full, m);
+    int mode = bm < st->m ? FN(exp_mode)(-FN(hmax)(VOP(sub)(zero, vmin)), st->m, use_t)
+                          : SMC_EXP_SLOW;
+    if (mode == SMC_EXP_M_BIGGER) {       /* one call per mode: each is specialised */
+        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_M_BIGGER);
+    } else if (mode == SMC_EXP_X_BIGGER) {
+        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_X_BIGGER);
+    } else if (mode == SMC_EXP_TWOSUM) {
+        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_TWOSUM);
     } else {
         int64_t i = 0;
         for (; i + 2 * LANES <= full; i += 2 * LANES) {
@@ -439,28 +468,28 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
 
 /* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: dst = exp of
  * src against the chunk maximum m, and the block's (sum, count of m).
- * fast: the block is within exp's normal range (fast_span) and holds no
- * element equal to m, so nothing is counted apart or clamped; the sum is
- * bit for bit the one of the general path. */
+ * mode (exp_mode): not SLOW only where the block holds no element equal to
+ * m, so nothing is counted apart or clamped; the sum is bit for bit the one
+ * of the general path. */
 static inline void FN(softmax_block_exp)(const T *src, T *dst, int64_t bl, V m, V inv_t,
-                                         V inv_lo, int use_t, int fast, double *sum,
+                                         V inv_lo, int use_t, int mode, double *sum,
                                          double *count)
 {
-    V zero = SPLAT(0), one = SPLAT(1);
+    V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
     int64_t full = bl / LANES * LANES, k = bl - full;
     V acc0 = zero, acc1 = zero, cnt = zero;
-    if (fast) {
+    if (mode != SMC_EXP_SLOW) {
         int64_t i = 0;
         for (; i + 2 * LANES <= full; i += 2 * LANES) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m);
-            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m);
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
+            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m, neg_m, mode);
             VOP(store)(dst + i, e0);
             VOP(store)(dst + i + LANES, e1);
             acc0 = VOP(add)(acc0, e0);
             acc1 = VOP(add)(acc1, e1);
         }
         if (i < full) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m);
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
             VOP(store)(dst + i, e0);
             acc0 = VOP(add)(acc0, e0);
         }
@@ -499,7 +528,7 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
     double lo;
     T block_max[SMC_CHUNK / BLOCK * LANES];
     st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
-    int chunk_fast = FN(fast_span)(lo, st.m, use_t);
+    int chunk_mode = FN(exp_mode)(lo, st.m, use_t);
     T ih, il;
     FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
     V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
@@ -513,11 +542,18 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
         }
         T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
         double bsum, bcnt;
-        /* separate call sites: each is specialised for its case */
-        if (chunk_fast && !VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m)))
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, 1, &bsum, &bcnt);
+        int mode = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m))
+                       ? SMC_EXP_SLOW : chunk_mode;
+        /* one call site per mode: each is specialised for its case */
+        if (mode == SMC_EXP_M_BIGGER)
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum, &bcnt);
+        else if (mode == SMC_EXP_X_BIGGER)
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum, &bcnt);
+        else if (mode == SMC_EXP_TWOSUM)
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum, &bcnt);
         else
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, use_t, 0, &bsum, &bcnt);
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW, &bsum,
+                                  &bcnt);
         if (bl % LANES && st.m == -INFINITY)
             bcnt -= (double)(LANES - bl % LANES);
         st.c += bcnt;

@@ -153,17 +153,6 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
  * exp_core_normal (dtype_kernels.h) no longer applies. */
 #define SMC_EXP_NORMAL_MIN (-(double)EXP_FAST_LIM)
 
-#ifndef SMC_EXP_MODES
-#define SMC_EXP_MODES
-/* How exp_shifted gets the rounding error of x - m: */
-enum {
-    SMC_EXP_SLOW = 0,   /* x may be -inf or x - m out of exp_core_normal's range */
-    SMC_EXP_TWOSUM,     /* x - m in range: TwoSum, any magnitudes */
-    SMC_EXP_M_BIGGER,   /* ... and every |x| <= |m|: Fast2Sum (-m) + x */
-    SMC_EXP_X_BIGGER    /* ... and every |x| >= |m|: Fast2Sum x + (-m) */
-};
-#endif
-
 /* exp(x - m) with the rounding error of x - m carried into the exp.
  * Every mode but SLOW has x - m in [SMC_EXP_NORMAL_MIN, 0] (or x NaN), so
  * the error term needs no clamp and exp_core_normal applies; the Fast2Sum modes
@@ -172,16 +161,8 @@ enum {
  * the result is made 1, like exp(0), for a later maximum to rescale to 0. */
 static inline V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
 {
-    if (mode != SMC_EXP_SLOW) {
-        V d = VOP(sub)(xv, m), err;
-        if (mode == SMC_EXP_M_BIGGER)
-            err = VOP(sub)(xv, VOP(add)(d, m));
-        else if (mode == SMC_EXP_X_BIGGER)
-            err = VOP(sub)(neg_m, VOP(sub)(d, xv));
-        else
-            err = FN(sub_err)(xv, m, d);
-        return FN(exp_core_normal)(d, err);
-    }
+    if (mode != SMC_EXP_SLOW)
+        return FN(exp_diff_fast)(xv, m, neg_m, mode);
     /* exp_diff clamps the correction: inf - inf = NaN there must not
      * poison the exact 0 of a -inf input */
     V e = FN(exp_diff)(xv, m, SPLAT(1), SPLAT(0), 0);
