@@ -108,6 +108,47 @@ def test_nan_poisons_only_its_row(sc, isa, rng, dtype, op):
     np.testing.assert_array_equal(got[keep], clean[keep])
 
 
+# A NaN that comes before a later, larger maximum (another block, chunk or
+# column step): rescaling the partial sum to the new maximum multiplies it
+# by exp(old - new), which underflows to 0 for a +inf, a huge value or a
+# row of -inf so far; the NaN must survive that.  (It once did not:
+# logsumexp([-inf, nan, -inf, ..., 5]) was 5.)
+NAN_BEFORE_MAX_ROWS = {
+    "nan-then-pinf": lambda n: {1: NAN, n - 1: INF},
+    "nan-then-huge": lambda n: {1: NAN, n - 1: 3e38},
+    "minf-nan-then-finite": lambda n: {**{i: -INF for i in range(n - 1)}, 1: NAN},
+}
+
+
+@pytest.mark.parametrize("transpose", [False, True], ids=["rows", "columns"])
+@pytest.mark.parametrize("n", [300, 5000, 40000])
+@pytest.mark.parametrize("name", list(NAN_BEFORE_MAX_ROWS))
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
+def test_nan_before_a_later_maximum_stays_nan(sc, isa, op_or_xent, dtype, name, n, transpose):
+    x = np.zeros((3, n), dtype=dtype)
+    for pos, value in NAN_BEFORE_MAX_ROWS[name](n).items():
+        x[1, pos] = value
+    axis = -1
+    if transpose:
+        x, axis = np.ascontiguousarray(x.T), 0
+    with np.errstate(all="ignore"):
+        if op_or_xent == "cross_entropy":
+            logits = x if axis == -1 else x.T
+            got, grad = sc.cross_entropy(logits, np.zeros(3, dtype=np.int64),
+                                         reduction="none", return_grad=True)
+            assert np.isnan(got[1]) and np.all(np.isnan(grad[1]))
+            assert np.all(np.isfinite(got[[0, 2]]))
+            return
+        got = getattr(sc, op_or_xent)(x, axis=axis)
+    row = got[1] if axis == -1 or got.ndim == 1 else got[:, 1]
+    assert np.all(np.isnan(row)), f"{op_or_xent}: NaN row gave {row[:4]} ..."
+
+
+@pytest.fixture(params=OPS + ("cross_entropy",))
+def op_or_xent(request):
+    return request.param
+
+
 # --------------------------------------------------------------------------
 # empty axes and length-1 rows
 # --------------------------------------------------------------------------

@@ -188,7 +188,12 @@ static inline void smc_partial_rescale(smc_partial *p, double m_new, double inv_
     double f_lo, f = smc_exp_diff(p->m, m_new, inv_t, inv_t_lo, &f_lo);
     p->m = m_new;
     if (f == 0.0) {                 /* from -inf, or underflow: skip the products */
-        p->c = p->s_hi = p->s_lo = 0.0;
+        /* but a NaN seen so far (it lives only in s, never in m) stays:
+         * 0 * NaN is NaN, and a later +inf or larger maximum must not
+         * turn a NaN row into a number */
+        int nan_seen = isnan(p->s_hi) || isnan(p->s_lo);
+        p->c = p->s_lo = 0.0;
+        p->s_hi = nan_seen ? NAN : 0.0;
         return;
     }
     double s_err, s = smc_two_sum(p->c, p->s_hi, &s_err);

@@ -138,13 +138,8 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
         vmin = VOP(min)(FN(load_partial)((const char *)(x + full), k, (T)INFINITY), vmin);
     }
     double bm = FN(hmax)(vmax);
-    if (st->m == -INFINITY && bm > st->m) {
-        /* nothing but -inf so far: those terms become exp(-inf) = 0 */
-        st->m = bm;
-        st->c = st->s_hi = st->s_lo = 0.0;
-    } else if (bm > st->m) {
+    if (bm > st->m)     /* from -inf: the terms so far become 0 (NaN stays NaN) */
         smc_partial_rescale(st, bm, 1.0, 0.0);
-    }
     *span_max = bm;
     return -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
 }
