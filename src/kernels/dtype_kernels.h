@@ -211,27 +211,35 @@ static inline void FN(store_partial)(char *p, V v, int64_t k)
     VOP(store_part)((T *)p, v, k);
 }
 
-/* Lanes summed left to right in double (deterministic order). */
-static inline double FN(hsum)(V v)
-{
-    T buf[LANES];
-    VOP(store)(buf, v);
-    double s = 0.0;
-    for (int i = 0; i < LANES; i++)
-        s += buf[i];
-    return s;
-}
+/* Sum of the lanes in double, and their maximum (no NaN lanes), by the
+ * backend's horizontal reductions: a fixed order, so deterministic. */
+static inline double FN(hsum)(V v) { return VOP(reduce_add)(v); }
 
-static inline double FN(hmax)(V v)
+/* The sum of the lanes of a and b as hi (returned) + *lo.  float32 lanes
+ * summed in double lose nothing that matters; float64 lanes are added in
+ * a tree of TwoSums, so the block sum is exact up to the lanes' own
+ * roundings (a plain tree loses up to ~2 ulp of the sum in rows whose
+ * terms are alike, where nothing averages out). */
+static inline double FN(hsum2)(V a, V b, double *lo)
 {
-    T buf[LANES];
-    VOP(store)(buf, v);
-    double m = -INFINITY;
-    for (int i = 0; i < LANES; i++)
-        if (buf[i] > m)
-            m = buf[i];
-    return m;
+    if (sizeof(T) == 4) {
+        *lo = 0.0;
+        return VOP(reduce_add)(VOP(add)(a, b));
+    }
+    T buf[2 * LANES];
+    VOP(store)(buf, a);
+    VOP(store)(buf + LANES, b);
+    double e = 0.0;
+    for (int w = LANES; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) {
+            double err;
+            buf[i] = (T)smc_two_sum(buf[i], buf[i + w], &err);
+            e += err;
+        }
+    *lo = e;
+    return buf[0];
 }
+static inline double FN(hmax)(V v) { return VOP(reduce_max)(v); }
 
 /* n elements, `step` bytes apart, into a contiguous buffer. */
 static inline void FN(gather)(T *buf, const char *p, int64_t step, int64_t n)
@@ -320,7 +328,7 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
     if (k)
         SMC_TERM(acc1, tail);
 #undef SMC_TERM
-    double bsum = FN(hsum)(VOP(add)(acc0, acc1));
+    double bsum_lo, bsum = FN(hsum2)(acc0, acc1, &bsum_lo);
     double bcnt = FN(hsum)(cnt);
     /* The -inf padding of the tail adds exp(-inf) = 0 to the sum, but it
      * was counted as a max element when the maximum itself is -inf. */
@@ -328,6 +336,7 @@ static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
         bcnt -= (double)(LANES - k);
     st->c += bcnt;
     smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
+    st->s_lo += bsum_lo;
 }
 
 /* Partial of one chunk (len <= SMC_CHUNK) of a row with any element step. */
@@ -472,7 +481,7 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
  * m, so nothing is counted apart or clamped; the sum is bit for bit the one
  * of the general path. */
 static inline void FN(softmax_block_exp)(const T *src, T *dst, int64_t bl, V m, V inv_t,
-                                         V inv_lo, int use_t, int mode, double *sum,
+                                         V inv_lo, int use_t, int mode, double *sum, double *sum_lo,
                                          double *count)
 {
     V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
@@ -515,7 +524,7 @@ static inline void FN(softmax_block_exp)(const T *src, T *dst, int64_t bl, V m, 
         acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
         cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
     }
-    *sum = FN(hsum)(VOP(add)(acc0, acc1));
+    *sum = FN(hsum2)(acc0, acc1, sum_lo);
     *count = FN(hsum)(cnt);
 }
 
@@ -541,23 +550,24 @@ static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, 
             src = in;
         }
         T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
-        double bsum, bcnt;
+        double bsum, bsum_lo, bcnt;
         int mode = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m))
                        ? SMC_EXP_SLOW : chunk_mode;
         /* one call site per mode: each is specialised for its case */
         if (mode == SMC_EXP_M_BIGGER)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum, &bcnt);
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum, &bsum_lo, &bcnt);
         else if (mode == SMC_EXP_X_BIGGER)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum, &bcnt);
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum, &bsum_lo, &bcnt);
         else if (mode == SMC_EXP_TWOSUM)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum, &bcnt);
+            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum, &bsum_lo, &bcnt);
         else
             FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW, &bsum,
-                                  &bcnt);
+                                  &bsum_lo, &bcnt);
         if (bl % LANES && st.m == -INFINITY)
             bcnt -= (double)(LANES - bl % LANES);
         st.c += bcnt;
         smc_twosum_add(&st.s_hi, &st.s_lo, bsum);
+        st.s_lo += bsum_lo;
         if (ystep != sz)
             FN(scatter)(y + b * ystep, ystep, out, bl);
     }

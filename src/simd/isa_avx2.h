@@ -95,4 +95,32 @@ static inline f64v f64_pow2_from_magic(f64v t)
 {
     return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(t), 52));
 }
+
+/* Horizontal reductions, in a fixed tree order (deterministic).  The
+ * inputs of reduce_max never hold NaN (the kernels' running maxima skip
+ * it); reduce_add sums in double (float32 lanes are widened first). */
+static inline double smc_avx2_sum4d(__m256d s)
+{
+    __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+}
+static inline double f64_reduce_add(f64v a) { return smc_avx2_sum4d(a); }
+static inline double f32_reduce_add(f32v a)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+    return smc_avx2_sum4d(_mm256_add_pd(lo, hi));          /* lo + hi: exact */
+}
+static inline double f32_reduce_max(f32v a)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+static inline double f64_reduce_max(f64v a)
+{
+    __m128d m = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+}
 #endif

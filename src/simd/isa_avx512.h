@@ -87,4 +87,17 @@ static inline f64v f64_pow2_from_magic(f64v t)
 {
     return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(t), 52));
 }
+
+/* Horizontal reductions, in a fixed tree order (deterministic).  The
+ * inputs of reduce_max never hold NaN (the kernels' running maxima skip
+ * it); reduce_add sums in double (float32 lanes are widened first). */
+static inline double f32_reduce_max(f32v a) { return _mm512_reduce_max_ps(a); }
+static inline double f64_reduce_max(f64v a) { return _mm512_reduce_max_pd(a); }
+static inline double f64_reduce_add(f64v a) { return _mm512_reduce_add_pd(a); }
+static inline double f32_reduce_add(f32v a)
+{
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));   /* lo + hi: exact */
+}
 #endif

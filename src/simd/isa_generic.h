@@ -60,4 +60,13 @@ static inline f64v f64_pow2_from_magic(f64v t)
     }
     return t;
 }
+
+/* Horizontal reductions (the vector backends use a fixed tree order; here
+ * lanes go left to right).  reduce_max's inputs never hold NaN; reduce_add
+ * sums in double. */
+#define SMC_GENERIC_REDUCE(DT, W)                                                \
+    static inline double DT##_reduce_add(DT##v a) { double s = 0.0; for (int i = 0; i < W; i++) s += a.v[i]; return s; } \
+    static inline double DT##_reduce_max(DT##v a) { double m = a.v[0]; for (int i = 1; i < W; i++) m = a.v[i] > m ? a.v[i] : m; return m; }
+SMC_GENERIC_REDUCE(f32, F32_LANES)
+SMC_GENERIC_REDUCE(f64, F64_LANES)
 #endif
