@@ -9,8 +9,9 @@
  * Every function here is static: each (ISA, dtype) pair gets its own copy.
  *
  * Memory passes per row: one read pass for the statistics (max, count of
- * max, sum of exp) in blocks of BLOCK elements that stay in L1, and for
- * softmax/log_softmax one more read pass that writes the output.
+ * max, sum of exp; each SMC_CHUNK chunk is read twice while it is in
+ * cache, see chunk_exp), and for softmax/log_softmax one more pass that
+ * writes the output.
  */
 
 #define V         SMC_CAT(DT, v)
@@ -254,105 +255,162 @@ static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
         memcpy(p + i * step, &buf[i], sizeof(T));
 }
 
-/* ---- row statistics ---------------------------------------------------------- */
+/* ---- chunk statistics ---------------------------------------------------------
+ * A row is reduced in chunks of SMC_CHUNK elements (L2-sized).  Pass 1
+ * finds the chunk maximum m; pass 2 computes e = exp((x - m)/T) (with the
+ * x - m rounding error carried in), sums it and, for softmax, stores it in
+ * y.  Both passes read the chunk while it is in cache, so a row is read
+ * from memory once, and every exp is taken against the chunk's final
+ * maximum: no rescaling inside a chunk, and only blocks holding the
+ * maximum count it apart.  softmax then needs one more pass over y per
+ * chunk, multiplying by exp((m - M)/T) / S (just 1/S when the row is one
+ * chunk), still in cache. */
 
-/* Sum of exp(x - m) over the full vectors of a block in a fast mode
- * (exp_mode) where no element equals m (so none is counted apart). */
-static inline V FN(exp_sum_fast)(const T *x, int64_t full, V m, int mode)
+/* Largest element of a chunk (NaN ignored), in *lo its smallest, and in
+ * block_max the lane-wise maxima of each BLOCK (LANES values per block). */
+static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *lo,
+                              T *block_max)
 {
-    V acc0 = SPLAT(0), acc1 = SPLAT(0), neg_m = VOP(sub)(SPLAT(0), m);
-    int64_t i = 0;
-    for (; i + 2 * LANES <= full; i += 2 * LANES) {
-        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m, neg_m, mode));
-        acc1 = VOP(add)(acc1, FN(exp_diff_fast)(VOP(load)(x + i + LANES), m, neg_m, mode));
-    }
-    if (i < full)
-        acc0 = VOP(add)(acc0, FN(exp_diff_fast)(VOP(load)(x + i), m, neg_m, mode));
-    return VOP(add)(acc0, acc1);
-}
-
-/* Fold one contiguous block (len <= BLOCK) into the running partial st:
- * first the block maximum (and minimum), then the exp-sum against the new
- * maximum. */
-static void FN(stats_block)(const char *xb, int64_t len, smc_partial *st,
-                            double inv_t_s, double inv_t_lo, int use_t)
-{
-    const T *x = (const T *)xb;
-    int64_t full = len / LANES * LANES, k = len - full;
-    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
-    for (int64_t i = 0; i < full; i += LANES) {
-        V xv = VOP(load)(x + i);
-        vmax = VOP(max)(xv, vmax);                    /* NaN ignored */
-        vmin = VOP(min)(xv, vmin);
-    }
-    V tail = SPLAT(-INFINITY);
-    if (k)
-        tail = FN(load_partial)((const char *)(x + full), k, (T)-INFINITY);
-    vmax = VOP(max)(tail, vmax);
-    double bm = FN(hmax)(vmax);
-    if (bm > st->m)
-        smc_partial_rescale(st, bm, inv_t_s, inv_t_lo);
-
-    T ih, il;
-    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
-    V m = SPLAT(st->m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
-    V zero = SPLAT(0), one = SPLAT(1);
-    V acc0 = zero, acc1 = zero, cnt = zero;
-#define SMC_TERM(acc, xv)                                                     \
-    do {                                                                      \
-        V xv_ = (xv);                                                         \
-        VM eq_ = VOP(eq)(xv_, m);                                             \
-        V e_ = FN(exp_diff)(xv_, m, inv_t, inv_lo, use_t);                    \
-        acc = VOP(add)(acc, VOP(select)(eq_, zero, e_));                      \
-        cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));                     \
-    } while (0)
-    /* The common block: below the running maximum and within exp's normal
-     * range, so no element needs counting apart and no lane a clamp. */
-    int mode = bm < st->m ? FN(exp_mode)(-FN(hmax)(VOP(sub)(zero, vmin)), st->m, use_t)
-                          : SMC_EXP_SLOW;
-    if (mode == SMC_EXP_M_BIGGER) {       /* one call per mode: each is specialised */
-        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_M_BIGGER);
-    } else if (mode == SMC_EXP_X_BIGGER) {
-        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_X_BIGGER);
-    } else if (mode == SMC_EXP_TWOSUM) {
-        acc0 = FN(exp_sum_fast)(x, full, m, SMC_EXP_TWOSUM);
-    } else {
-        int64_t i = 0;
-        for (; i + 2 * LANES <= full; i += 2 * LANES) {
-            SMC_TERM(acc0, VOP(load)(x + i));
-            SMC_TERM(acc1, VOP(load)(x + i + LANES));
-        }
-        if (i < full)
-            SMC_TERM(acc0, VOP(load)(x + i));
-    }
-    if (k)
-        SMC_TERM(acc1, tail);
-#undef SMC_TERM
-    double bsum_lo, bsum = FN(hsum2)(acc0, acc1, &bsum_lo);
-    double bcnt = FN(hsum)(cnt);
-    /* The -inf padding of the tail adds exp(-inf) = 0 to the sum, but it
-     * was counted as a max element when the maximum itself is -inf. */
-    if (k && st->m == -INFINITY)
-        bcnt -= (double)(LANES - k);
-    st->c += bcnt;
-    smc_twosum_add(&st->s_hi, &st->s_lo, bsum);
-    st->s_lo += bsum_lo;
-}
-
-/* Partial of one chunk (len <= SMC_CHUNK) of a row with any element step. */
-static smc_partial FN(chunk_partial)(const char *x, int64_t step, int64_t len,
-                                     double inv_t, double inv_t_lo, int use_t)
-{
-    smc_partial st = smc_partial_empty();
     T buf[BLOCK];
+    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
     for (int64_t b = 0; b < len; b += BLOCK) {
         int64_t bl = len - b < BLOCK ? len - b : BLOCK;
-        const char *p = x + b * step;
+        const T *p = (const T *)(x + b * step);
         if (step != (int64_t)sizeof(T)) {
-            FN(gather)(buf, p, step, bl);
-            p = (const char *)buf;
+            FN(gather)(buf, x + b * step, step, bl);
+            p = buf;
         }
-        FN(stats_block)(p, bl, &st, inv_t, inv_t_lo, use_t);
+        int64_t full = bl / LANES * LANES;
+        V bmax = SPLAT(-INFINITY);
+        for (int64_t i = 0; i < full; i += LANES) {
+            V xv = VOP(load)(p + i);
+            bmax = VOP(max)(xv, bmax);       /* NaN ignored */
+            vmin = VOP(min)(xv, vmin);
+        }
+        if (full < bl) {
+            const char *t = (const char *)(p + full);
+            bmax = VOP(max)(FN(load_partial)(t, bl - full, (T)-INFINITY), bmax);
+            vmin = VOP(min)(FN(load_partial)(t, bl - full, (T)INFINITY), vmin);
+        }
+        VOP(store)(block_max + b / BLOCK * LANES, bmax);
+        vmax = VOP(max)(bmax, vmax);
+    }
+    *lo = -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
+    return FN(hmax)(vmax);
+}
+
+/* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: the block's
+ * (sum, count of m) of exp of src against the chunk maximum m, and with
+ * `store` (a constant at every call site) the exps themselves in dst.
+ * mode (exp_mode): not SLOW only where the block holds no element equal to
+ * m, so nothing is counted apart or clamped; the sum is bit for bit the one
+ * of the general path. */
+static inline void FN(block_exp)(const T *src, T *dst, int store, int64_t bl, V m, V inv_t,
+                                 V inv_lo, int use_t, int mode, double *sum, double *sum_lo,
+                                 double *count)
+{
+    V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
+    int64_t full = bl / LANES * LANES, k = bl - full;
+    V acc0 = zero, acc1 = zero, cnt = zero;
+    if (mode != SMC_EXP_SLOW) {
+        int64_t i = 0;
+        for (; i + 2 * LANES <= full; i += 2 * LANES) {
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
+            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m, neg_m, mode);
+            if (store) {
+                VOP(store)(dst + i, e0);
+                VOP(store)(dst + i + LANES, e1);
+            }
+            acc0 = VOP(add)(acc0, e0);
+            acc1 = VOP(add)(acc1, e1);
+        }
+        if (i < full) {
+            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
+            if (store)
+                VOP(store)(dst + i, e0);
+            acc0 = VOP(add)(acc0, e0);
+        }
+    } else {
+        for (int64_t i = 0; i < full; i += LANES) {
+            V xv = VOP(load)(src + i);
+            VM eq = VOP(eq)(xv, m);
+            V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
+            if (store)
+                VOP(store)(dst + i, e);
+            if ((i / LANES) & 1)
+                acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+            else
+                acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
+            cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+        }
+    }
+    if (k) {
+        /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
+        V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
+        VM eq = VOP(eq)(xv, m);
+        V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
+        if (store)
+            FN(store_partial)((char *)(dst + full), e, k);
+        acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    *sum = FN(hsum2)(acc0, acc1, sum_lo);
+    *count = FN(hsum)(cnt);
+}
+
+/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum).
+ * y: where the exps go (softmax), or NULL (log_softmax, logsumexp). */
+static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
+                                 int64_t len, double inv_t_s, double inv_t_lo, int use_t)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    smc_partial st = smc_partial_empty();
+    double lo;
+    T block_max[SMC_CHUNK / BLOCK * LANES];
+    st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
+    int chunk_mode = FN(exp_mode)(lo, st.m, use_t);
+    T ih, il;
+    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
+    V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
+    T in[BLOCK], out[BLOCK];
+    for (int64_t b = 0; b < len; b += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        const T *src = (const T *)(x + b * xstep);
+        if (xstep != sz) {
+            FN(gather)(in, x + b * xstep, xstep, bl);
+            src = in;
+        }
+        T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
+        double bsum, bsum_lo, bcnt;
+        int mode = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m))
+                       ? SMC_EXP_SLOW : chunk_mode;
+        /* one call site per (store, mode): each is specialised for its case */
+#define SMC_BLOCK_EXP(store)                                                                  \
+        if (mode == SMC_EXP_M_BIGGER)                                                         \
+            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum,  \
+                          &bsum_lo, &bcnt);                                                   \
+        else if (mode == SMC_EXP_X_BIGGER)                                                    \
+            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum,  \
+                          &bsum_lo, &bcnt);                                                   \
+        else if (mode == SMC_EXP_TWOSUM)                                                      \
+            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum,    \
+                          &bsum_lo, &bcnt);                                                   \
+        else                                                                                  \
+            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW, &bsum,  \
+                          &bsum_lo, &bcnt);
+        if (y) {
+            SMC_BLOCK_EXP(1)
+        } else {
+            SMC_BLOCK_EXP(0)
+        }
+#undef SMC_BLOCK_EXP
+        if (bl % LANES && st.m == -INFINITY)
+            bcnt -= (double)(LANES - bl % LANES);
+        st.c += bcnt;
+        smc_twosum_add(&st.s_hi, &st.s_lo, bsum);
+        st.s_lo += bsum_lo;
+        if (y && ystep != sz)
+            FN(scatter)(y + b * ystep, ystep, out, bl);
     }
     return st;
 }
@@ -365,7 +423,7 @@ static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
     smc_partial acc = smc_partial_empty();
     for (int64_t c0 = 0; c0 < n; c0 += SMC_CHUNK) {
         int64_t len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        smc_partial p = FN(chunk_partial)(x + c0 * step, step, len, inv_t, inv_t_lo, use_t);
+        smc_partial p = FN(chunk_exp)(x + c0 * step, step, NULL, 0, len, inv_t, inv_t_lo, use_t);
         if (c0 == 0)
             acc = p;
         else
@@ -435,145 +493,6 @@ static void FN(apply_strided)(int op, const char *x, int64_t xstep, char *y,
     }
 }
 
-/* ---- softmax with one exp per element ------------------------------------------
- * Pass 1 finds the chunk maximum m; pass 2 writes e = exp((x - m)/T) to y
- * (with the x - m rounding error carried in) and sums it; once the row
- * total S is known, pass 3 multiplies each chunk by exp((m - M)/T) / S
- * (just 1/S when the row is one chunk).  The second and third passes run
- * while the chunk is still in cache. */
-
-/* Largest element of a chunk (NaN ignored), in *lo its smallest, and in
- * block_max the lane-wise maxima of each BLOCK (LANES values per block). */
-static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *lo,
-                              T *block_max)
-{
-    T buf[BLOCK];
-    V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
-    for (int64_t b = 0; b < len; b += BLOCK) {
-        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
-        const T *p = (const T *)(x + b * step);
-        if (step != (int64_t)sizeof(T)) {
-            FN(gather)(buf, x + b * step, step, bl);
-            p = buf;
-        }
-        int64_t full = bl / LANES * LANES;
-        V bmax = SPLAT(-INFINITY);
-        for (int64_t i = 0; i < full; i += LANES) {
-            V xv = VOP(load)(p + i);
-            bmax = VOP(max)(xv, bmax);       /* NaN ignored */
-            vmin = VOP(min)(xv, vmin);
-        }
-        if (full < bl) {
-            const char *t = (const char *)(p + full);
-            bmax = VOP(max)(FN(load_partial)(t, bl - full, (T)-INFINITY), bmax);
-            vmin = VOP(min)(FN(load_partial)(t, bl - full, (T)INFINITY), vmin);
-        }
-        VOP(store)(block_max + b / BLOCK * LANES, bmax);
-        vmax = VOP(max)(bmax, vmax);
-    }
-    *lo = -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
-    return FN(hmax)(vmax);
-}
-
-/* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: dst = exp of
- * src against the chunk maximum m, and the block's (sum, count of m).
- * mode (exp_mode): not SLOW only where the block holds no element equal to
- * m, so nothing is counted apart or clamped; the sum is bit for bit the one
- * of the general path. */
-static inline void FN(softmax_block_exp)(const T *src, T *dst, int64_t bl, V m, V inv_t,
-                                         V inv_lo, int use_t, int mode, double *sum, double *sum_lo,
-                                         double *count)
-{
-    V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
-    int64_t full = bl / LANES * LANES, k = bl - full;
-    V acc0 = zero, acc1 = zero, cnt = zero;
-    if (mode != SMC_EXP_SLOW) {
-        int64_t i = 0;
-        for (; i + 2 * LANES <= full; i += 2 * LANES) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
-            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m, neg_m, mode);
-            VOP(store)(dst + i, e0);
-            VOP(store)(dst + i + LANES, e1);
-            acc0 = VOP(add)(acc0, e0);
-            acc1 = VOP(add)(acc1, e1);
-        }
-        if (i < full) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
-            VOP(store)(dst + i, e0);
-            acc0 = VOP(add)(acc0, e0);
-        }
-    } else {
-        for (int64_t i = 0; i < full; i += LANES) {
-            V xv = VOP(load)(src + i);
-            VM eq = VOP(eq)(xv, m);
-            V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
-            VOP(store)(dst + i, e);
-            if ((i / LANES) & 1)
-                acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
-            else
-                acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
-            cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
-        }
-    }
-    if (k) {
-        /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
-        V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
-        VM eq = VOP(eq)(xv, m);
-        V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
-        FN(store_partial)((char *)(dst + full), e, k);
-        acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
-        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
-    }
-    *sum = FN(hsum2)(acc0, acc1, sum_lo);
-    *count = FN(hsum)(cnt);
-}
-
-/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum). */
-static smc_partial FN(softmax_chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                         int64_t len, double inv_t_s, double inv_t_lo, int use_t)
-{
-    const int64_t sz = (int64_t)sizeof(T);
-    smc_partial st = smc_partial_empty();
-    double lo;
-    T block_max[SMC_CHUNK / BLOCK * LANES];
-    st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
-    int chunk_mode = FN(exp_mode)(lo, st.m, use_t);
-    T ih, il;
-    FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
-    V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
-    T in[BLOCK], out[BLOCK];
-    for (int64_t b = 0; b < len; b += BLOCK) {
-        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
-        const T *src = (const T *)(x + b * xstep);
-        if (xstep != sz) {
-            FN(gather)(in, x + b * xstep, xstep, bl);
-            src = in;
-        }
-        T *dst = ystep == sz ? (T *)(y + b * ystep) : out;
-        double bsum, bsum_lo, bcnt;
-        int mode = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m))
-                       ? SMC_EXP_SLOW : chunk_mode;
-        /* one call site per mode: each is specialised for its case */
-        if (mode == SMC_EXP_M_BIGGER)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum, &bsum_lo, &bcnt);
-        else if (mode == SMC_EXP_X_BIGGER)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum, &bsum_lo, &bcnt);
-        else if (mode == SMC_EXP_TWOSUM)
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum, &bsum_lo, &bcnt);
-        else
-            FN(softmax_block_exp)(src, dst, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW, &bsum,
-                                  &bsum_lo, &bcnt);
-        if (bl % LANES && st.m == -INFINITY)
-            bcnt -= (double)(LANES - bl % LANES);
-        st.c += bcnt;
-        smc_twosum_add(&st.s_hi, &st.s_lo, bsum);
-        st.s_lo += bsum_lo;
-        if (ystep != sz)
-            FN(scatter)(y + b * ystep, ystep, out, bl);
-    }
-    return st;
-}
-
 /* The factor exp((m_chunk - M)/T) / S (row maximum M, S = 1/scale) as a
  * two-term T value hi + lo.  Returns 1 where the chunk's exps are NaN from
  * -inf - (-inf) (a chunk of only -inf or NaN under a finite row maximum):
@@ -630,7 +549,7 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
                             double inv_t, double inv_t_lo, int use_t)
 {
     if (n <= SMC_CHUNK) {
-        smc_partial p = FN(softmax_chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t);
+        smc_partial p = FN(chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t);
         smc_rowstats st = smc_finalize(&p, 0, sizeof(T) == 8);
         FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t, inv_t_lo);
         return;
@@ -650,7 +569,7 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
     smc_partial acc = smc_partial_empty();
     for (int64_t ch = 0; ch < nchunks; ch++) {
         int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        smc_partial p = FN(softmax_chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
+        smc_partial p = FN(chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
                                               len, inv_t, inv_t_lo, use_t);
         mk[ch] = p.m;
         if (ch == 0)
@@ -703,11 +622,11 @@ static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
     smc_partial *out = &job->partials[row * job->nchunks + chunk];
     if (job->op == SMC_OP_SOFTMAX) {   /* writes exp to y, as softmax_row does */
         char *y = (char *)job->y.data + yoff + c0 * job->y.step;
-        *out = FN(softmax_chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t,
+        *out = FN(chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t,
                                      job->inv_t_lo, job->use_t);
         return;
     }
-    *out = FN(chunk_partial)(x, job->x.step, len, job->inv_t, job->inv_t_lo, job->use_t);
+    *out = FN(chunk_exp)(x, job->x.step, NULL, 0, len, job->inv_t, job->inv_t_lo, job->use_t);
 }
 
 static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)

@@ -103,7 +103,7 @@ static void FN(usum_block)(const smc_loss_job *job, const T *x, const T *q, cons
 
 /* ---- cross-entropy: the first pass ---------------------------------------------
  * One read pass over the row computes the online normaliser (maximum m,
- * count c of elements equal to m, sum s of the others' exp, as stats_block
+ * count c of elements equal to m, sum s of the others' exp, as chunk_exp
  * does), the u-sums, and -- when a gradient is wanted -- stores
  * e_j = exp(x_j - m_b) in the gradient row, with m_b the running maximum
  * after the span of x_j (segments in loss_job.h).  The second pass then only rescales what is stored: one
