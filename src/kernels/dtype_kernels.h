@@ -305,31 +305,46 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
  * mode (exp_mode): not SLOW only where the block holds no element equal to
  * m, so nothing is counted apart or clamped; the sum is bit for bit the one
  * of the general path. */
-static inline void FN(block_exp)(const T *src, T *dst, int store, int64_t bl, V m, V inv_t,
-                                 V inv_lo, int use_t, int mode, double *sum, double *sum_lo,
-                                 double *count)
+static inline void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t bl,
+                                 V m, V inv_t, V inv_lo, int use_t, int mode, double *sum,
+                                 double *sum_lo, double *count)
 {
     V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
     int64_t full = bl / LANES * LANES, k = bl - full;
     V acc0 = zero, acc1 = zero, cnt = zero;
     if (mode != SMC_EXP_SLOW) {
+        /* exp_diff_fast gives exactly 1 where x == m, as exp_diff does;
+         * count_max: the block holds such elements, counted apart */
+#define SMC_ACC(acc, xv, e)                                                   \
+        do {                                                                  \
+            if (count_max) {                                                  \
+                VM eq_ = VOP(eq)(xv, m);                                      \
+                acc = VOP(add)(acc, VOP(select)(eq_, zero, e));               \
+                cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));             \
+            } else {                                                          \
+                acc = VOP(add)(acc, e);                                       \
+            }                                                                 \
+        } while (0)
         int64_t i = 0;
         for (; i + 2 * LANES <= full; i += 2 * LANES) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
-            V e1 = FN(exp_diff_fast)(VOP(load)(src + i + LANES), m, neg_m, mode);
+            V x0 = VOP(load)(src + i), x1 = VOP(load)(src + i + LANES);
+            V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
+            V e1 = FN(exp_diff_fast)(x1, m, neg_m, mode);
             if (store) {
                 VOP(store)(dst + i, e0);
                 VOP(store)(dst + i + LANES, e1);
             }
-            acc0 = VOP(add)(acc0, e0);
-            acc1 = VOP(add)(acc1, e1);
+            SMC_ACC(acc0, x0, e0);
+            SMC_ACC(acc1, x1, e1);
         }
         if (i < full) {
-            V e0 = FN(exp_diff_fast)(VOP(load)(src + i), m, neg_m, mode);
+            V x0 = VOP(load)(src + i);
+            V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
             if (store)
                 VOP(store)(dst + i, e0);
-            acc0 = VOP(add)(acc0, e0);
+            SMC_ACC(acc0, x0, e0);
         }
+#undef SMC_ACC
     } else {
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(src + i);
@@ -382,27 +397,35 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
         }
         T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
         double bsum, bsum_lo, bcnt;
-        int mode = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m))
-                       ? SMC_EXP_SLOW : chunk_mode;
-        /* one call site per (store, mode): each is specialised for its case */
-#define SMC_BLOCK_EXP(store)                                                                  \
+        /* the blocks holding the maximum count it apart */
+        int has_max = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m));
+        int mode = chunk_mode;
+        /* one call site per (store, count, mode): each is specialised */
+#define SMC_BLOCK_EXP_MODES(store, count)                                                     \
         if (mode == SMC_EXP_M_BIGGER)                                                         \
-            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, &bsum,  \
-                          &bsum_lo, &bcnt);                                                   \
+            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER,  \
+                          &bsum, &bsum_lo, &bcnt);                                            \
         else if (mode == SMC_EXP_X_BIGGER)                                                    \
-            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, &bsum,  \
-                          &bsum_lo, &bcnt);                                                   \
-        else if (mode == SMC_EXP_TWOSUM)                                                      \
-            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM, &bsum,    \
-                          &bsum_lo, &bcnt);                                                   \
+            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER,  \
+                          &bsum, &bsum_lo, &bcnt);                                            \
         else                                                                                  \
-            FN(block_exp)(src, dst, store, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW, &bsum,  \
-                          &bsum_lo, &bcnt);
+            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM,    \
+                          &bsum, &bsum_lo, &bcnt);
+#define SMC_BLOCK_EXP(store)                                                                  \
+        if (mode == SMC_EXP_SLOW)                                                             \
+            FN(block_exp)(src, dst, store, 1, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW,      \
+                          &bsum, &bsum_lo, &bcnt);                                            \
+        else if (has_max) {                                                                   \
+            SMC_BLOCK_EXP_MODES(store, 1)                                                     \
+        } else {                                                                              \
+            SMC_BLOCK_EXP_MODES(store, 0)                                                     \
+        }
         if (y) {
             SMC_BLOCK_EXP(1)
         } else {
             SMC_BLOCK_EXP(0)
         }
+#undef SMC_BLOCK_EXP_MODES
 #undef SMC_BLOCK_EXP
         if (bl % LANES && st.m == -INFINITY)
             bcnt -= (double)(LANES - bl % LANES);
