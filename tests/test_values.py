@@ -73,6 +73,18 @@ def test_accuracy_reducing_over_leading_axis(sc, isa, rng, op, dtype, n):
     assert_result_matches_reference(op, x, getattr(sc, op)(x, axis=0), axis=0)
 
 
+@pytest.mark.parametrize("shape", [(4096, 300), (5000, 7)], ids=["wide", "narrow"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
+def test_softmax_over_a_long_leading_axis(sc, isa, rng, dtype, shape):
+    # Column groups of several MiB: the AVX-512 variant then takes two exps
+    # per element instead of a third pass (col_group); both must be right.
+    x = normal_rows(rng, shape, dtype)
+    assert_result_matches_reference("softmax", x, sc.softmax(x, axis=0), axis=0)
+    out = np.empty_like(x)
+    sc.softmax(x, axis=0, out=out, threads=2)
+    np.testing.assert_array_equal(out, sc.softmax(x, axis=0, threads=1))
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("op", OPS)
 def test_accuracy_on_rows_of_131072(sc, isa, rng, op, dtype):

@@ -6,6 +6,7 @@
 
 #define SMC_ISA_NAME "avx512"
 #define SMC_ISA_HAS_FMA 1
+#define SMC_ISA_CHEAP_EXP 1   /* exp is cheap next to a pass over memory (see col_group) */
 #define F32_LANES 16
 #define F64_LANES 8
 
