@@ -27,7 +27,7 @@
  * of the subtraction that produced a).  Cody-Waite reduction
  * a = n*ln2 + r, |r| <= ln2/2, then a minimax polynomial for exp(r), then
  * scaling by 2^n.  NaN propagates; -inf gives +0. */
-static inline V FN(exp_poly_of)(V a, V a_err, V *n_out)
+SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out)
 {
     V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
     V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));  /* round(a / ln2) */
@@ -42,7 +42,7 @@ static inline V FN(exp_poly_of)(V a, V a_err, V *n_out)
  * where exp is 0 or overflows, and 2^n applied in two exact-or-once-rounded
  * steps, so that subnormal results are rounded once (not flushed) and
  * results near the top do not overflow early. */
-static inline V FN(exp_core_wide)(V a, V a_err)
+SMC_INLINE V FN(exp_core_wide)(V a, V a_err)
 {
     a = VOP(max)(SPLAT(EXP_MIN_ARG), a);        /* NaN stays in `a` */
     a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
@@ -58,14 +58,14 @@ static inline V FN(exp_core_wide)(V a, V a_err)
 /* exp for |a| <= EXP_FAST_LIM (or NaN): 2^n is a normal number and so is
  * the result, so one multiplication by 2^n gives bit for bit what the two
  * steps of exp_core_wide give, for a third fewer instructions. */
-static inline V FN(exp_core_normal)(V a, V a_err)
+SMC_INLINE V FN(exp_core_normal)(V a, V a_err)
 {
     V n;
     V p = FN(exp_poly_of)(a, a_err, &n);
     return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
 }
 
-static inline V FN(exp_core)(V a, V a_err)
+SMC_INLINE V FN(exp_core)(V a, V a_err)
 {
     if (SMC_UNLIKELY(VOP(any)(VOP(gt)(VOP(abs)(a), SPLAT(EXP_FAST_LIM)))))
         return FN(exp_core_wide)(a, a_err);
@@ -73,7 +73,7 @@ static inline V FN(exp_core)(V a, V a_err)
 }
 
 /* d = x - m rounded, plus its rounding error (Knuth's TwoSum). */
-static inline V FN(sub_err)(V x, V m, V d)
+SMC_INLINE V FN(sub_err)(V x, V m, V d)
 {
     V bb = VOP(sub)(d, x);
     return VOP(sub)(VOP(sub)(x, VOP(sub)(d, bb)), VOP(add)(m, bb));
@@ -81,7 +81,7 @@ static inline V FN(sub_err)(V x, V m, V d)
 
 /* a * b - p exactly, for p = a * b rounded: one FMA, or without FMA
  * Dekker's product of the halves (split at 2^12 / 2^27). */
-static inline V FN(mul_err)(V a, V b, V p)
+SMC_INLINE V FN(mul_err)(V a, V b, V p)
 {
 #if SMC_ISA_HAS_FMA
     return VOP(fma)(a, b, VOP(sub)(SPLAT(0), p));
@@ -103,7 +103,7 @@ static inline V FN(mul_err)(V a, V b, V p)
  * |x - m|/T / 2 ulp of the result).  The correction is clamped to a tiny
  * range: inf - inf = NaN in the correction of a -inf input must not poison
  * an exact 0 result, nor may the huge rounding error of a huge d. */
-static inline V FN(scaled_diff)(V x, V m, V inv_t, V inv_lo, int use_t, V *err)
+SMC_INLINE V FN(scaled_diff)(V x, V m, V inv_t, V inv_lo, int use_t, V *err)
 {
     V d = VOP(sub)(x, m);
     V e = FN(sub_err)(x, m, d);
@@ -132,7 +132,7 @@ enum {
  * one of the fast modes (not SLOW): no clamps, no range check, and the
  * Fast2Sum modes find the same exact error in two operations instead of
  * five, so every mode gives the same bits. */
-static inline V FN(exp_diff_fast)(V x, V m, V neg_m, int mode)
+SMC_INLINE V FN(exp_diff_fast)(V x, V m, V neg_m, int mode)
 {
     V d = VOP(sub)(x, m), err;
     if (mode == SMC_EXP_M_BIGGER)
@@ -157,7 +157,7 @@ static inline int FN(exp_mode)(double lo, double m, int use_t)
 }
 
 /* exp((x - m)/T) with the correction carried into the polynomial. */
-static inline V FN(exp_diff)(V x, V m, V inv_t, V inv_lo, int use_t)
+SMC_INLINE V FN(exp_diff)(V x, V m, V inv_t, V inv_lo, int use_t)
 {
     V e;
     V d = FN(scaled_diff)(x, m, inv_t, inv_lo, use_t, &e);
@@ -166,7 +166,7 @@ static inline V FN(exp_diff)(V x, V m, V inv_t, V inv_lo, int use_t)
 
 /* exp((x - m)/T) * scale with scale = sc_hi + sc_lo: the FMA rounds once
  * where the ISA has it, so 1/sum costs no rounding of its own. */
-static inline V FN(softmax_vec)(V x, V m, V sc_hi, V sc_lo, V inv_t, V inv_lo, int use_t)
+SMC_INLINE V FN(softmax_vec)(V x, V m, V sc_hi, V sc_lo, V inv_t, V inv_lo, int use_t)
 {
     V p = FN(exp_diff)(x, m, inv_t, inv_lo, use_t);
     return VOP(fma)(p, sc_hi, VOP(mul)(p, sc_lo));
@@ -174,7 +174,7 @@ static inline V FN(softmax_vec)(V x, V m, V sc_hi, V sc_lo, V inv_t, V inv_lo, i
 
 /* (x - m)/T - log_sum, with log_sum = ls_hi + ls_lo.  Both parts are <= 0,
  * so there is no cancellation. */
-static inline V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, V inv_lo, int use_t)
+SMC_INLINE V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, V inv_lo, int use_t)
 {
     V e;
     V d = FN(scaled_diff)(x, m, inv_t, inv_lo, use_t, &e);
@@ -202,19 +202,19 @@ static inline void FN(store1)(char *p, T v) { memcpy(p, &v, sizeof v); }
 
 /* First k (0 < k < LANES) elements from p, the other lanes hold `fill`;
  * nothing past p + k is touched. */
-static inline V FN(load_partial)(const char *p, int64_t k, T fill)
+SMC_INLINE V FN(load_partial)(const char *p, int64_t k, T fill)
 {
     return VOP(load_part)((const T *)p, k, fill);
 }
 
-static inline void FN(store_partial)(char *p, V v, int64_t k)
+SMC_INLINE void FN(store_partial)(char *p, V v, int64_t k)
 {
     VOP(store_part)((T *)p, v, k);
 }
 
 /* Sum of the lanes in double, and their maximum (no NaN lanes), by the
  * backend's horizontal reductions: a fixed order, so deterministic. */
-static inline double FN(hsum)(V v) { return VOP(reduce_add)(v); }
+SMC_INLINE double FN(hsum)(V v) { return VOP(reduce_add)(v); }
 
 /* The sum of the lanes of a and b as hi (returned) + *lo.  float32 lanes
  * summed in double lose nothing that matters; float64 lanes are added in
@@ -240,7 +240,7 @@ static inline double FN(hsum2)(V a, V b, double *lo)
     *lo = e;
     return buf[0];
 }
-static inline double FN(hmax)(V v) { return VOP(reduce_max)(v); }
+SMC_INLINE double FN(hmax)(V v) { return VOP(reduce_max)(v); }
 
 /* n elements, `step` bytes apart, into a contiguous buffer. */
 static inline void FN(gather)(T *buf, const char *p, int64_t step, int64_t n)
@@ -679,7 +679,7 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
 #define SMC_COL_CACHED_BYTES (1 << 20)  /* columns up to this size are re-read from L2 */
 
 /* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
-static inline V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
+SMC_INLINE V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
 {
     if (lane_stride == (int64_t)sizeof(T))
         return k == LANES ? VOP(load)((const T *)p) : FN(load_partial)(p, k, (T)-INFINITY);
@@ -692,7 +692,7 @@ static inline V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
 }
 
 /* Store the k (<= LANES) lanes of v to neighbouring elements at p. */
-static inline void FN(col_store)(char *p, V v, int64_t k)
+SMC_INLINE void FN(col_store)(char *p, V v, int64_t k)
 {
     if (k == LANES)
         VOP(store)((T *)p, v);

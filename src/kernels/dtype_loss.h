@@ -54,7 +54,7 @@ static void FN(fill_zero)(char *p, int64_t step, int64_t n)
 /* ---- cross-entropy: the u-sums ----------------------------------------------- */
 
 /* u_j of the loss (see loss_job.h) for LANES classes starting at i. */
-static inline V FN(u_vec)(const smc_loss_job *job, const T *q, const T *w, int64_t i)
+SMC_INLINE V FN(u_vec)(const smc_loss_job *job, const T *q, const T *w, int64_t i)
 {
     V u = job->kind == SMC_TARGET_PROBS
               ? VOP(fma)(VOP(load)(q + i), SPLAT(job->q_scale), SPLAT(job->q_shift))
@@ -154,7 +154,7 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
  * find the same exact error as TwoSum in two operations instead of five.
  * SLOW: x may be -inf, and where x == m == -inf (all seen so far is -inf)
  * the result is made 1, like exp(0), for a later maximum to rescale to 0. */
-static inline V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
+SMC_INLINE V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
 {
     if (mode != SMC_EXP_SLOW)
         return FN(exp_diff_fast)(xv, m, neg_m, mode);

@@ -75,7 +75,7 @@ static const double smc_exp_poly_f64[10] = {
     2.4801493128936518e-05, 2.755758623067882e-06, 2.7630236402177706e-07,
     2.500008788695985e-08,
 };
-static inline f64v smc_exp_poly_eval_f64(f64v r)
+SMC_INLINE f64v smc_exp_poly_eval_f64(f64v r)
 {
     f64v p = EXP_C(9);
     for (int i = 8; i >= 0; i--)
