@@ -83,7 +83,9 @@ def _check_temperature(temperature, dtype=None):
         raise ValueError(f"temperature must be finite and > 0; got {temperature!r}")
     # The kernels multiply by 1/temperature in the compute dtype: it must
     # neither overflow nor round to 0 there (the C layer checks this too).
-    if dtype is not None:
+    # Between 2^-100 and 2^100 it is a normal number of both dtypes; the
+    # NumPy check below costs microseconds, more than a small call's work.
+    if dtype is not None and not (2.0**-100 <= t <= 2.0**100):
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             inv = np.asarray(1.0 / t).astype(dtype)
         if not (np.isfinite(inv) and inv > 0):
@@ -118,6 +120,8 @@ def _check_out(out, shape, dtype, name="out"):
 
 
 def _same_layout(a, b):
+    if a is b:
+        return True
     return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
             and a.strides == b.strides and a.shape == b.shape)
 
@@ -128,7 +132,7 @@ def _needs_temporary(x, out):
     Exact aliasing (same memory, same strides) is safe: the kernels read a
     row's input before writing the same elements.
     """
-    if not np.may_share_memory(x, out):
+    if x is out or not np.may_share_memory(x, out):
         return False
     if _same_layout(x, out):
         return False
