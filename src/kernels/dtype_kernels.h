@@ -305,7 +305,7 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
  * mode (exp_mode): not SLOW only where the block holds no element equal to
  * m, so nothing is counted apart or clamped; the sum is bit for bit the one
  * of the general path. */
-static inline void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t bl,
+SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t bl,
                                  V m, V inv_t, V inv_lo, int use_t, int mode, double *sum,
                                  double *sum_lo, double *count)
 {
