@@ -1059,11 +1059,11 @@ static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V a
  * bookkeeping of col_group (chunks, rescaling, flushes) is skipped.  The
  * sums have at most SMC_SHORT_MAX_VECS * LANES / 2 terms per accumulator,
  * few enough to keep in T.
- * perm (NULL unless x and y hold their rows back to back): perm[j * LANES
- * + t] = (j * LANES + t) / n, the row of each element of a full group's
- * n * LANES contiguous elements, so the output pass reads and writes them
- * as whole vectors, with each row's constants moved to its elements by a
- * permute, instead of one scalar store per element. */
+ * perm (log_softmax; NULL unless x and y hold their rows back to back):
+ * perm[j * LANES + t] = (j * LANES + t) / n, the row of each element of a
+ * full group's n * LANES contiguous elements, so the output pass reads and
+ * writes them as whole vectors, with each row's constants moved to its
+ * elements by a permute, instead of one scalar store per element. */
 static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t k,
                             const int32_t *perm)
 {
@@ -1080,15 +1080,13 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         xv[i] = FN(col_load)(x + i * xs, k, ls);
         m = VOP(max)(xv[i], m);
     }
-    const int contig = perm && k == LANES;
+    const int contig = perm && k == LANES;      /* (log_softmax only) */
     /* A lane's whole sum is these few terms added in T.  In float32 their
      * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
      * are kept (Fast2Sum: acc is the larger part once it holds a term). */
     const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
-    /* softmax keeps each exp for the output instead of computing it twice
-     * (the contiguous output pass computes it again: cheaper than a scalar
-     * store per element, and the same bits) */
-    const int keep_exp = job->op == SMC_OP_SOFTMAX && !contig;
+    /* softmax keeps each exp for the output instead of computing it twice */
+    const int keep_exp = job->op == SMC_OP_SOFTMAX;
     V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
     for (int64_t i = 0; i < n; i++) {
         VM eq = VOP(eq)(xv[i], m);
@@ -1123,10 +1121,7 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
             SMC_CAT(DT, i) idx = VOP(perm_index)(perm + j * LANES);
             V xj = VOP(load)(xc + j * LANES);
             V mj = VOP(permute)(m, idx), aj = VOP(permute)(a, idx), bj = VOP(permute)(b, idx);
-            V out = job->op == SMC_OP_SOFTMAX
-                        ? FN(softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t)
-                        : FN(log_softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t);
-            VOP(store)(yc + j * LANES, out);
+            VOP(store)(yc + j * LANES, FN(log_softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t));
         }
         return;
     }
@@ -1149,11 +1144,13 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
     const int64_t n = job->g.n, sz = (int64_t)sizeof(T);
     int is_short = n <= SMC_SHORT_MAX_VECS * LANES;
     int64_t width = is_short ? LANES : SMC_COL_VECS * LANES;
-    /* short rows back to back in x and y (C order): the row of each
-     * element of a group (see short_group) */
+    /* log_softmax of short rows back to back in x and y (C order): the row
+     * of each element of a group (see short_group).  Not for softmax: its
+     * output pass would compute each exp again, which measured no faster
+     * than keeping the exps and storing them one by one. */
     int32_t perm_buf[SMC_SHORT_MAX_VECS * LANES * LANES];
     const int32_t *perm = NULL;
-    if (is_short && n > 0 && job->op != SMC_OP_LOGSUMEXP && job->x.step == sz &&
+    if (is_short && n > 0 && job->op == SMC_OP_LOG_SOFTMAX && job->x.step == sz &&
         job->y.step == sz && xstr == n * sz && ystr == n * sz) {
         int32_t row = 0, col = 0;
         for (int64_t e = 0; e < n * LANES; e++) {
