@@ -894,12 +894,178 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     }
 }
 
+#ifndef SMC_SHORT_FINALIZE
+#define SMC_SHORT_FINALIZE
+/* ---- smc_finalize for a vector of rows (short_group) -----------------------------
+ * Written once per ISA in double vectors (f64_ ops) for both dtypes: a
+ * per-row scalar smc_finalize (a division, and a libm log1p for the log
+ * ops) cost more than all the rest of a short row. */
+
+/* a + b = s + *err exactly (TwoSum) */
+static inline f64v smc_v_two_sum(f64v a, f64v b, f64v *err)
+{
+    f64v s = f64_add(a, b);
+    f64v bb = f64_sub(s, a);
+    *err = f64_add(f64_sub(a, f64_sub(s, bb)), f64_sub(b, bb));
+    return s;
+}
+
+/* a * b = p + *err exactly: the FMA, or Dekker's product as smc_two_prod */
+static inline f64v smc_v_two_prod(f64v a, f64v b, f64v *err)
+{
+    f64v p = f64_mul(a, b);
+#if SMC_ISA_HAS_FMA
+    *err = f64_fma(a, b, f64_sub(f64_set1(0.0), p));
+#else
+    const f64v split = f64_set1(134217729.0);
+    f64v ca = f64_mul(split, a), cb = f64_mul(split, b);
+    f64v ah = f64_sub(ca, f64_sub(ca, a)), al = f64_sub(a, ah);
+    f64v bh = f64_sub(cb, f64_sub(cb, b)), bl = f64_sub(b, bh);
+    f64v e = f64_sub(f64_mul(ah, bh), p);
+    e = f64_add(f64_add(e, f64_mul(ah, bl)), f64_mul(al, bh));
+    *err = f64_add(e, f64_mul(al, bl));
+#endif
+    return p;
+}
+
+/* log1p(r) for float32 results: relative error a few 2^-53, far below what
+ * a float rounding of the result can see.  Domain of the short rows:
+ * r = c - 1 + s with c >= 1 maxima and 0 <= s < n other terms, so
+ * 1 + r in [1, 2^15.5) (n <= SMC_SHORT_MAX_VECS * LANES), or r = -1 (an
+ * empty row: -inf), or NaN (kept). */
+static inline f64v smc_v_log1p_short(f64v r)
+{
+    f64v u_err, u = smc_v_two_sum(f64_set1(1.0), r, &u_err);
+    /* u = 2^k * t with t in [2^-0.5, 2^0.5], by exact powers of 2 (no
+     * integer ops in the backends: four compare-and-scale steps) */
+    f64v t = u, sc = f64_set1(1.0), k = f64_set1(0.0);
+    static const double step[4] = { 8, 4, 2, 1 };
+    static const double above[4] = { 181.01933598375618, 11.313708498984761,   /* 2^(step - 0.5) */
+                                     2.8284271247461903, 1.4142135623730951 };
+    for (int i = 0; i < 4; i++) {
+        f64m big = f64_gt(t, f64_set1(above[i]));
+        f64v down = f64_set1(1.0 / (double)(1 << (int)step[i]));
+        t = f64_select(big, f64_mul(t, down), t);
+        sc = f64_select(big, f64_mul(sc, down), sc);
+        k = f64_select(big, f64_add(k, f64_set1(step[i])), k);
+    }
+    f64v t_err = f64_mul(u_err, sc);
+    f64v a = f64_add(f64_sub(t, f64_set1(1.0)), t_err);   /* t - 1 exact (Sterbenz) */
+    f64v z = f64_div(a, f64_add(f64_add(t, f64_set1(1.0)), t_err));
+    /* log(t) = 2 atanh(z) = 2z + z^3 (2/3 + 2/5 z^2 + ...), |z| <= 0.172:
+     * the terms up to z^23 leave a relative error below 1e-18 */
+    f64v w = f64_mul(z, z);
+    f64v q = f64_set1(2.0 / 23);
+    for (int j = 10; j >= 1; j--)
+        q = f64_fma(q, w, f64_set1(2.0 / (2 * j + 1)));
+    f64v log_t = f64_fma(f64_mul(z, w), q, f64_add(z, z));
+    /* k ln2 = k LN2_HI (exact: 32-bit LN2_HI) + k LN2_LO */
+    f64v v = f64_fma(k, f64_set1(0x1.a39ef35793c76p-33), log_t);
+    v = f64_fma(k, f64_set1(0x1.62e42fee00000p-1), v);
+    return f64_select(f64_eq(u, f64_set1(0.0)), f64_set1(-INFINITY), v);
+}
+
+/* smc_finalize for the rows in the lanes of (m, c, s_hi, s_lo): op's row
+ * constant as *hi + *lo (scale, or log_sum), and for logsumexp *lse.
+ * The same operations as smc_finalize, so the results are the same bit
+ * for bit, except log1p: for float32 results (!wide) smc_v_log1p_short,
+ * for float64 ones libm's log1p on the first k lanes. */
+static inline void smc_v_finalize(int op, int wide, int k, f64v m, f64v c, f64v s_hi,
+                                  f64v s_lo, f64v *hi, f64v *lo, f64v *lse)
+{
+    const f64v zero = f64_set1(0.0), one = f64_set1(1.0), nan = f64_set1(NAN);
+    f64v s = f64_add(s_hi, s_lo);
+    f64m pinf = f64_eq(m, f64_set1(INFINITY));
+    if (op == SMC_OP_SOFTMAX) {
+        if (!wide) {
+            *hi = f64_div(one, f64_add(c, s));
+            *lo = zero;
+        } else {
+            f64v sum_lo, sum = smc_v_two_sum(c, s_hi, &sum_lo);
+            sum_lo = f64_add(sum_lo, s_lo);
+            f64v scale = f64_div(one, sum);
+            f64v q_err, q = smc_v_two_prod(sum, scale, &q_err);
+            *hi = scale;
+            *lo = f64_mul(scale, f64_sub(f64_sub(f64_sub(one, q), q_err), f64_mul(sum_lo, scale)));
+        }
+        *hi = f64_select(pinf, nan, *hi);
+        return;
+    }
+    f64v rest_lo, rest = smc_v_two_sum(f64_sub(c, one), s_hi, &rest_lo);
+    rest_lo = f64_add(rest_lo, s_lo);
+    f64v log_sum;
+    if (!wide) {
+        log_sum = smc_v_log1p_short(rest);
+    } else {
+        double rb[F64_LANES];
+        f64_store(rb, rest);
+        for (int l = 0; l < F64_LANES; l++)
+            rb[l] = l < k ? log1p(rb[l]) : 0.0;
+        log_sum = f64_load(rb);
+    }
+    f64v log_sum_lo = f64_select(f64_eq(rest_lo, zero), zero,
+                                 f64_div(rest_lo, f64_add(one, rest)));
+    *hi = f64_select(pinf, nan, log_sum);
+    *lo = log_sum_lo;
+    if (op != SMC_OP_LOGSUMEXP)
+        return;
+    f64v r = f64_add(m, f64_add(log_sum, log_sum_lo));
+    if (wide) {                                 /* m + log_sum rounded once */
+        f64v e, t = smc_v_two_sum(m, log_sum, &e);
+        f64m finite = f64_gt(f64_set1(INFINITY), f64_abs(r));
+        r = f64_select(finite, f64_add(t, f64_add(e, log_sum_lo)), r);
+    }
+    /* a row holding +inf: +inf, or NaN if it also holds a NaN (s is NaN) */
+    *lse = f64_select(pinf, f64_select(f64_eq(s, s), f64_set1(INFINITY), nan), r);
+}
+#endif
+
+/* The row constants of short_group's LANES rows as two-term T vectors
+ * p1 + p2 (softmax: scale; log_softmax: log_sum) and lse, from the lanes'
+ * maximum m, count of m and sum (acc0 + acc1 + lo) kept in T.
+ * (LANES == F32_LANES: the float32 instantiation.) */
+#if LANES == F32_LANES
+/* float32: computed in double, one half of the lanes at a time, then
+ * split2 vectorised: hi = (float)v, lo = (float)((v - hi) + v_lo). */
+static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V acc1, V lo,
+                                      V *p1, V *p2, V *lse)
+{
+    f64v h[2], l[2], e[2] = { f64_set1(0.0), f64_set1(0.0) };
+    smc_v_finalize(op, 0, (int)k, f32_widen_lo(m), f32_widen_lo(cnt),
+                   f64_add(f32_widen_lo(acc0), f32_widen_lo(acc1)), f32_widen_lo(lo),
+                   &h[0], &l[0], &e[0]);
+    smc_v_finalize(op, 0, (int)k - F64_LANES, f32_widen_hi(m), f32_widen_hi(cnt),
+                   f64_add(f32_widen_hi(acc0), f32_widen_hi(acc1)), f32_widen_hi(lo),
+                   &h[1], &l[1], &e[1]);
+    *lse = f32_narrow(e[0], e[1]);
+    *p1 = f32_narrow(h[0], h[1]);
+    *p2 = f32_narrow(f64_add(f64_sub(h[0], f32_widen_lo(*p1)), l[0]),
+                     f64_add(f64_sub(h[1], f32_widen_hi(*p1)), l[1]));
+}
+#else
+static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V acc1, V lo,
+                                      V *p1, V *p2, V *lse)
+{
+    f64v h, l;
+    *lse = f64_set1(0.0);
+    smc_v_finalize(op, 1, (int)k, m, cnt, f64_add(acc0, acc1), lo, &h, &l, lse);
+    *p1 = h;
+    *p2 = f64_add(f64_sub(h, h), l);            /* split2 of a double pair */
+}
+#endif
+
 /* Short rows (n <= SMC_SHORT_MAX_VECS * LANES), one per lane: the whole
  * group stays in registers, so each element is loaded once, and all the
  * bookkeeping of col_group (chunks, rescaling, flushes) is skipped.  The
  * sums have at most SMC_SHORT_MAX_VECS * LANES / 2 terms per accumulator,
- * few enough to keep in T. */
-static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t k)
+ * few enough to keep in T.
+ * perm (log_softmax; NULL unless x and y hold their rows back to back):
+ * perm[j * LANES + t] = (j * LANES + t) / n, the row of each element of a
+ * full group's n * LANES contiguous elements, so the output pass reads and
+ * writes them as whole vectors, with each row's constants moved to its
+ * elements by a permute, instead of one scalar store per element. */
+static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t k,
+                            const int32_t *perm)
 {
     const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
     const int64_t ls = job->x.strides[job->g.ndim - 1];
@@ -914,6 +1080,7 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         xv[i] = FN(col_load)(x + i * xs, k, ls);
         m = VOP(max)(xv[i], m);
     }
+    const int contig = perm && k == LANES;      /* (log_softmax only) */
     /* A lane's whole sum is these few terms added in T.  In float32 their
      * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
      * are kept (Fast2Sum: acc is the larger part once it holds a term). */
@@ -934,29 +1101,30 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         *acc = s;
         cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
     }
-    T mb[LANES], sb0[LANES], sb1[LANES], lb[LANES], cb[LANES], p1[LANES], p2[LANES];
-    VOP(store)(mb, m);
-    VOP(store)(sb0, acc0);
-    VOP(store)(sb1, acc1);
-    VOP(store)(lb, lo);
-    VOP(store)(cb, cnt);
-    int need_log = job->op != SMC_OP_SOFTMAX;
-    for (int l = 0; l < LANES; l++) {
-        smc_partial pl = { mb[l], cb[l], (double)sb0[l] + (double)sb1[l], (double)lb[l] };
-        smc_rowstats st = smc_finalize(&pl, need_log && l < k, sizeof(T) == 8);
-        if (job->op == SMC_OP_LOGSUMEXP) {
-            if (l < k)
-                FN(store1)(y + l * ylane, (T)st.lse);
-            continue;
+    V a, b, lse;
+    FN(short_finalize)(job->op, k, m, cnt, acc0, acc1, lo, &a, &b, &lse);
+    if (job->op == SMC_OP_LOGSUMEXP) {
+        if (ylane == (int64_t)sizeof(T)) {
+            FN(col_store)(y, lse, k);
+        } else {
+            T o[LANES];
+            VOP(store)(o, lse);
+            for (int l = 0; l < k; l++)
+                FN(store1)(y + l * ylane, o[l]);
         }
-        if (job->op == SMC_OP_SOFTMAX)
-            FN(split2)(st.scale, st.scale_lo, &p1[l], &p2[l]);
-        else
-            FN(split2)(st.log_sum, st.log_sum_lo, &p1[l], &p2[l]);
-    }
-    if (job->op == SMC_OP_LOGSUMEXP)
         return;
-    V a = VOP(load)(p1), b = VOP(load)(p2);
+    }
+    if (contig) {
+        const T *xc = (const T *)x;
+        T *yc = (T *)y;
+        for (int64_t j = 0; j < n; j++) {
+            SMC_CAT(DT, i) idx = VOP(perm_index)(perm + j * LANES);
+            V xj = VOP(load)(xc + j * LANES);
+            V mj = VOP(permute)(m, idx), aj = VOP(permute)(a, idx), bj = VOP(permute)(b, idx);
+            VOP(store)(yc + j * LANES, FN(log_softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t));
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         V out = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))   /* exp * scale */
                          : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
@@ -973,14 +1141,33 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
     int64_t xoff, yoff;
     smc_offsets(job, line, inner, &xoff, &yoff);
     int64_t xstr = job->x.strides[inner], ystr = job->y.strides[inner];
-    int is_short = job->g.n <= SMC_SHORT_MAX_VECS * LANES;
+    const int64_t n = job->g.n, sz = (int64_t)sizeof(T);
+    int is_short = n <= SMC_SHORT_MAX_VECS * LANES;
     int64_t width = is_short ? LANES : SMC_COL_VECS * LANES;
+    /* log_softmax of short rows back to back in x and y (C order): the row
+     * of each element of a group (see short_group).  Not for softmax: its
+     * output pass would compute each exp again, which measured no faster
+     * than keeping the exps and storing them one by one. */
+    int32_t perm_buf[SMC_SHORT_MAX_VECS * LANES * LANES];
+    const int32_t *perm = NULL;
+    if (is_short && n > 0 && job->op == SMC_OP_LOG_SOFTMAX && job->x.step == sz &&
+        job->y.step == sz && xstr == n * sz && ystr == n * sz) {
+        int32_t row = 0, col = 0;
+        for (int64_t e = 0; e < n * LANES; e++) {
+            perm_buf[e] = row;
+            if (++col == n) {
+                row++;
+                col = 0;
+            }
+        }
+        perm = perm_buf;
+    }
     for (int64_t j = j0; j < j1; j += width) {
         int64_t k = j1 - j < width ? j1 - j : width;
         const char *x = (const char *)job->x.data + xoff + j * xstr;
         char *y = (char *)job->y.data + yoff + j * ystr;
         if (is_short)
-            FN(short_group)(job, x, y, k);
+            FN(short_group)(job, x, y, k, perm);
         else
             FN(col_group)(job, x, y, k);
     }

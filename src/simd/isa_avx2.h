@@ -21,6 +21,7 @@ static inline f32v f32_set1(float a) { return _mm256_set1_ps(a); }
 static inline f32v f32_add(f32v a, f32v b) { return _mm256_add_ps(a, b); }
 static inline f32v f32_sub(f32v a, f32v b) { return _mm256_sub_ps(a, b); }
 static inline f32v f32_mul(f32v a, f32v b) { return _mm256_mul_ps(a, b); }
+static inline f32v f32_div(f32v a, f32v b) { return _mm256_div_ps(a, b); }
 static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm256_fmadd_ps(a, b, c); }
 static inline f32v f32_max(f32v a, f32v b) { return _mm256_max_ps(a, b); }
 static inline f32v f32_min(f32v a, f32v b) { return _mm256_min_ps(a, b); }
@@ -55,6 +56,9 @@ static inline f32v f32_pow2_from_magic(f32v t)
 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
 }
+typedef __m256i f32i;
+static inline f32i f32_perm_index(const int32_t *idx) { return _mm256_loadu_si256((const __m256i *)idx); }
+static inline f32v f32_permute(f32v a, f32i idx) { return _mm256_permutevar8x32_ps(a, idx); }
 
 static inline f64v f64_load(const double *p) { return _mm256_loadu_pd(p); }
 static inline void f64_store(double *p, f64v a) { _mm256_storeu_pd(p, a); }
@@ -62,6 +66,7 @@ static inline f64v f64_set1(double a) { return _mm256_set1_pd(a); }
 static inline f64v f64_add(f64v a, f64v b) { return _mm256_add_pd(a, b); }
 static inline f64v f64_sub(f64v a, f64v b) { return _mm256_sub_pd(a, b); }
 static inline f64v f64_mul(f64v a, f64v b) { return _mm256_mul_pd(a, b); }
+static inline f64v f64_div(f64v a, f64v b) { return _mm256_div_pd(a, b); }
 static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm256_fmadd_pd(a, b, c); }
 static inline f64v f64_max(f64v a, f64v b) { return _mm256_max_pd(a, b); }
 static inline f64v f64_min(f64v a, f64v b) { return _mm256_min_pd(a, b); }
@@ -123,5 +128,26 @@ static inline double f64_reduce_max(f64v a)
 {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+}
+
+/* AVX2 has no cross-lane permute of doubles by a variable index: double
+ * lane i is moved as the float lanes 2i and 2i + 1. */
+typedef __m256i f64i;
+static inline f64i f64_perm_index(const int32_t *idx)
+{
+    __m256i i2 = _mm256_slli_epi64(_mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)idx)), 1);
+    return _mm256_or_si256(_mm256_or_si256(i2, _mm256_slli_epi64(i2, 32)),
+                           _mm256_set1_epi64x((int64_t)1 << 32));
+}
+static inline f64v f64_permute(f64v a, f64i idx)
+{
+    return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(a), idx));
+}
+
+static inline f64v f32_widen_lo(f32v a) { return _mm256_cvtps_pd(_mm256_castps256_ps128(a)); }
+static inline f64v f32_widen_hi(f32v a) { return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)); }
+static inline f32v f32_narrow(f64v lo, f64v hi)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
 }
 #endif

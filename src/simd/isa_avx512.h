@@ -21,6 +21,7 @@ static inline f32v f32_set1(float a) { return _mm512_set1_ps(a); }
 static inline f32v f32_add(f32v a, f32v b) { return _mm512_add_ps(a, b); }
 static inline f32v f32_sub(f32v a, f32v b) { return _mm512_sub_ps(a, b); }
 static inline f32v f32_mul(f32v a, f32v b) { return _mm512_mul_ps(a, b); }
+static inline f32v f32_div(f32v a, f32v b) { return _mm512_div_ps(a, b); }
 static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm512_fmadd_ps(a, b, c); }
 static inline f32v f32_max(f32v a, f32v b) { return _mm512_max_ps(a, b); }
 static inline f32v f32_min(f32v a, f32v b) { return _mm512_min_ps(a, b); }
@@ -52,6 +53,9 @@ static inline f32v f32_pow2_from_magic(f32v t)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
 }
+typedef __m512i f32i;
+static inline f32i f32_perm_index(const int32_t *idx) { return _mm512_loadu_si512(idx); }
+static inline f32v f32_permute(f32v a, f32i idx) { return _mm512_permutexvar_ps(idx, a); }
 
 static inline f64v f64_load(const double *p) { return _mm512_loadu_pd(p); }
 static inline void f64_store(double *p, f64v a) { _mm512_storeu_pd(p, a); }
@@ -59,6 +63,7 @@ static inline f64v f64_set1(double a) { return _mm512_set1_pd(a); }
 static inline f64v f64_add(f64v a, f64v b) { return _mm512_add_pd(a, b); }
 static inline f64v f64_sub(f64v a, f64v b) { return _mm512_sub_pd(a, b); }
 static inline f64v f64_mul(f64v a, f64v b) { return _mm512_mul_pd(a, b); }
+static inline f64v f64_div(f64v a, f64v b) { return _mm512_div_pd(a, b); }
 static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm512_fmadd_pd(a, b, c); }
 static inline f64v f64_max(f64v a, f64v b) { return _mm512_max_pd(a, b); }
 static inline f64v f64_min(f64v a, f64v b) { return _mm512_min_pd(a, b); }
@@ -100,5 +105,23 @@ static inline double f32_reduce_add(f32v a)
     __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
     __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
     return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));   /* lo + hi: exact */
+}
+
+typedef __m512i f64i;
+static inline f64i f64_perm_index(const int32_t *idx)
+{
+    return _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)idx));
+}
+static inline f64v f64_permute(f64v a, f64i idx) { return _mm512_permutexvar_pd(idx, a); }
+
+static inline f64v f32_widen_lo(f32v a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+static inline f64v f32_widen_hi(f32v a)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+static inline f32v f32_narrow(f64v lo, f64v hi)
+{
+    __m512d l = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
 }
 #endif

@@ -5,7 +5,13 @@
  *   max(a, b) = a > b ? a : b   and   min(a, b) = a < b ? a : b
  *     (so a NaN in `a` yields b: callers pass the value to keep second);
  *   comparisons are ordered (false when either side is NaN);
- *   fma(a, b, c) = a * b + c, fused where the ISA has FMA.
+ *   fma(a, b, c) = a * b + c, fused where the ISA has FMA;
+ *   div(a, b) = a / b, correctly rounded;
+ *   permute(v, perm_index(idx)): lane t of the result is lane idx[t] of v
+ *     (idx: lanes int32 values in [0, lanes));
+ *   f32_widen_lo / f32_widen_hi: the low / high F64_LANES float lanes as
+ *     double (F32_LANES = 2 * F64_LANES in every backend); f32_narrow(lo, hi)
+ *     the reverse, each lane rounded to nearest.
  */
 #ifndef SMC_ISA_GENERIC_H
 #define SMC_ISA_GENERIC_H
@@ -28,6 +34,7 @@
     static inline DT##v DT##_add(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] += b.v[i]; return a; } \
     static inline DT##v DT##_sub(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] -= b.v[i]; return a; } \
     static inline DT##v DT##_mul(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] *= b.v[i]; return a; } \
+    static inline DT##v DT##_div(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] /= b.v[i]; return a; } \
     static inline DT##v DT##_fma(DT##v a, DT##v b, DT##v c) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] * b.v[i] + c.v[i]; return a; } \
     static inline DT##v DT##_max(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return a; } \
     static inline DT##v DT##_min(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return a; } \
@@ -40,10 +47,25 @@
     static inline DT##v DT##_load_part(const T *p, int64_t k, T fill) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = fill; memcpy(r.v, p, (size_t)k * sizeof(T)); return r; } \
     static inline void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, a.v, (size_t)k * sizeof(T)); } \
     /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
-    static inline DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) memcpy(&r.v[i], p + (int64_t)i * stride, sizeof(T)); return r; }
+    static inline DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) memcpy(&r.v[i], p + (int64_t)i * stride, sizeof(T)); return r; } \
+    typedef struct { int32_t v[W]; } DT##i;                                    \
+    static inline DT##i DT##_perm_index(const int32_t *idx) { DT##i r; memcpy(r.v, idx, sizeof r.v); return r; } \
+    static inline DT##v DT##_permute(DT##v a, DT##i idx) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = a.v[idx.v[i]]; return r; }
 
 SMC_GENERIC_TYPES(f32, float, int32_t, F32_LANES)
 SMC_GENERIC_TYPES(f64, double, int64_t, F64_LANES)
+
+static inline f64v f32_widen_lo(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) r.v[i] = a.v[i]; return r; }
+static inline f64v f32_widen_hi(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) r.v[i] = a.v[F64_LANES + i]; return r; }
+static inline f32v f32_narrow(f64v lo, f64v hi)
+{
+    f32v r;
+    for (int i = 0; i < F64_LANES; i++) {
+        r.v[i] = (float)lo.v[i];
+        r.v[F64_LANES + i] = (float)hi.v[i];
+    }
+    return r;
+}
 
 /* 2^k from t = k + (1.5 * 2^mantissa_bits + bias): shift the low bits of t
  * into the exponent field. */
