@@ -45,18 +45,6 @@
 #endif
 #define SMC_PREFETCH_STEPS 8
 
-/* For the per-vector helpers of the kernels (exp and its argument): GCC
- * otherwise leaves some of them as calls inside hot loops (always in the
- * baseline variant, in the cross-entropy pass of the others), and a call
- * spills every vector register the loop keeps its constants in. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SMC_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define SMC_INLINE static __forceinline
-#else
-#define SMC_INLINE static inline
-#endif
-
 /* Branch hint for rare paths (keeps them out of the hot loop's layout). */
 #if defined(__GNUC__) || defined(__clang__)
 #define SMC_UNLIKELY(c) __builtin_expect(!!(c), 0)

@@ -21,6 +21,20 @@ void __asan_storeN(void *p, size_t size);
 #define SMC_ASAN_STORE(p, nbytes) ((void)0)
 #endif
 
+/* For the vector ops of the backends and the per-vector helpers of the
+ * kernels (exp and its argument): GCC otherwise leaves some of them as
+ * calls inside hot loops once the loops are large (always in the baseline
+ * variant, whose vectors are structs, and in the cross-entropy pass of the
+ * others), and a call spills every vector register the loop keeps its
+ * constants in. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMC_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SMC_INLINE static __forceinline
+#else
+#define SMC_INLINE static inline
+#endif
+
 #if defined(SMC_ISA_AVX512)
 #include "isa_avx512.h"
 #elif defined(SMC_ISA_AVX2)

@@ -15,33 +15,33 @@ typedef __mmask16 f32m;
 typedef __m512d   f64v;
 typedef __mmask8  f64m;
 
-static inline f32v f32_load(const float *p) { return _mm512_loadu_ps(p); }
-static inline void f32_store(float *p, f32v a) { _mm512_storeu_ps(p, a); }
-static inline f32v f32_set1(float a) { return _mm512_set1_ps(a); }
-static inline f32v f32_add(f32v a, f32v b) { return _mm512_add_ps(a, b); }
-static inline f32v f32_sub(f32v a, f32v b) { return _mm512_sub_ps(a, b); }
-static inline f32v f32_mul(f32v a, f32v b) { return _mm512_mul_ps(a, b); }
-static inline f32v f32_div(f32v a, f32v b) { return _mm512_div_ps(a, b); }
-static inline f32v f32_fma(f32v a, f32v b, f32v c) { return _mm512_fmadd_ps(a, b, c); }
-static inline f32v f32_max(f32v a, f32v b) { return _mm512_max_ps(a, b); }
-static inline f32v f32_min(f32v a, f32v b) { return _mm512_min_ps(a, b); }
-static inline f32v f32_abs(f32v a) { return _mm512_abs_ps(a); }
-static inline f32m f32_eq(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
-static inline f32m f32_gt(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+SMC_INLINE f32v f32_load(const float *p) { return _mm512_loadu_ps(p); }
+SMC_INLINE void f32_store(float *p, f32v a) { _mm512_storeu_ps(p, a); }
+SMC_INLINE f32v f32_set1(float a) { return _mm512_set1_ps(a); }
+SMC_INLINE f32v f32_add(f32v a, f32v b) { return _mm512_add_ps(a, b); }
+SMC_INLINE f32v f32_sub(f32v a, f32v b) { return _mm512_sub_ps(a, b); }
+SMC_INLINE f32v f32_mul(f32v a, f32v b) { return _mm512_mul_ps(a, b); }
+SMC_INLINE f32v f32_div(f32v a, f32v b) { return _mm512_div_ps(a, b); }
+SMC_INLINE f32v f32_fma(f32v a, f32v b, f32v c) { return _mm512_fmadd_ps(a, b, c); }
+SMC_INLINE f32v f32_max(f32v a, f32v b) { return _mm512_max_ps(a, b); }
+SMC_INLINE f32v f32_min(f32v a, f32v b) { return _mm512_min_ps(a, b); }
+SMC_INLINE f32v f32_abs(f32v a) { return _mm512_abs_ps(a); }
+SMC_INLINE f32m f32_eq(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+SMC_INLINE f32m f32_gt(f32v a, f32v b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 /* mask_blend(k, x, y) takes y where k is set. */
-static inline f32v f32_select(f32m m, f32v a, f32v b) { return _mm512_mask_blend_ps(m, b, a); }
-static inline int  f32_any(f32m m) { return m != 0; }
-static inline f32v f32_load_part(const float *p, int64_t k, float fill)
+SMC_INLINE f32v f32_select(f32m m, f32v a, f32v b) { return _mm512_mask_blend_ps(m, b, a); }
+SMC_INLINE int  f32_any(f32m m) { return m != 0; }
+SMC_INLINE f32v f32_load_part(const float *p, int64_t k, float fill)
 {
     SMC_ASAN_LOAD(p, k * sizeof(float));
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1), p);
 }
-static inline void f32_store_part(float *p, f32v a, int64_t k)
+SMC_INLINE void f32_store_part(float *p, f32v a, int64_t k)
 {
     SMC_ASAN_STORE(p, k * sizeof(float));
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), a);
 }
-static inline f32v f32_gather_lanes(const char *p, int32_t stride)
+SMC_INLINE f32v f32_gather_lanes(const char *p, int32_t stride)
 {
     for (int i = 0; i < 16; i++)
         SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(float));
@@ -49,47 +49,47 @@ static inline f32v f32_gather_lanes(const char *p, int32_t stride)
                                      _mm512_set1_epi32(stride));
     return _mm512_i32gather_ps(off, p, 1);
 }
-static inline f32v f32_pow2_from_magic(f32v t)
+SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
 }
 typedef __m512i f32i;
-static inline f32i f32_perm_index(const int32_t *idx) { return _mm512_loadu_si512(idx); }
-static inline f32v f32_permute(f32v a, f32i idx) { return _mm512_permutexvar_ps(idx, a); }
+SMC_INLINE f32i f32_perm_index(const int32_t *idx) { return _mm512_loadu_si512(idx); }
+SMC_INLINE f32v f32_permute(f32v a, f32i idx) { return _mm512_permutexvar_ps(idx, a); }
 
-static inline f64v f64_load(const double *p) { return _mm512_loadu_pd(p); }
-static inline void f64_store(double *p, f64v a) { _mm512_storeu_pd(p, a); }
-static inline f64v f64_set1(double a) { return _mm512_set1_pd(a); }
-static inline f64v f64_add(f64v a, f64v b) { return _mm512_add_pd(a, b); }
-static inline f64v f64_sub(f64v a, f64v b) { return _mm512_sub_pd(a, b); }
-static inline f64v f64_mul(f64v a, f64v b) { return _mm512_mul_pd(a, b); }
-static inline f64v f64_div(f64v a, f64v b) { return _mm512_div_pd(a, b); }
-static inline f64v f64_fma(f64v a, f64v b, f64v c) { return _mm512_fmadd_pd(a, b, c); }
-static inline f64v f64_max(f64v a, f64v b) { return _mm512_max_pd(a, b); }
-static inline f64v f64_min(f64v a, f64v b) { return _mm512_min_pd(a, b); }
-static inline f64v f64_abs(f64v a) { return _mm512_abs_pd(a); }
-static inline f64m f64_eq(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
-static inline f64m f64_gt(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
-static inline f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend_pd(m, b, a); }
-static inline int  f64_any(f64m m) { return m != 0; }
-static inline f64v f64_load_part(const double *p, int64_t k, double fill)
+SMC_INLINE f64v f64_load(const double *p) { return _mm512_loadu_pd(p); }
+SMC_INLINE void f64_store(double *p, f64v a) { _mm512_storeu_pd(p, a); }
+SMC_INLINE f64v f64_set1(double a) { return _mm512_set1_pd(a); }
+SMC_INLINE f64v f64_add(f64v a, f64v b) { return _mm512_add_pd(a, b); }
+SMC_INLINE f64v f64_sub(f64v a, f64v b) { return _mm512_sub_pd(a, b); }
+SMC_INLINE f64v f64_mul(f64v a, f64v b) { return _mm512_mul_pd(a, b); }
+SMC_INLINE f64v f64_div(f64v a, f64v b) { return _mm512_div_pd(a, b); }
+SMC_INLINE f64v f64_fma(f64v a, f64v b, f64v c) { return _mm512_fmadd_pd(a, b, c); }
+SMC_INLINE f64v f64_max(f64v a, f64v b) { return _mm512_max_pd(a, b); }
+SMC_INLINE f64v f64_min(f64v a, f64v b) { return _mm512_min_pd(a, b); }
+SMC_INLINE f64v f64_abs(f64v a) { return _mm512_abs_pd(a); }
+SMC_INLINE f64m f64_eq(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+SMC_INLINE f64m f64_gt(f64v a, f64v b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+SMC_INLINE f64v f64_select(f64m m, f64v a, f64v b) { return _mm512_mask_blend_pd(m, b, a); }
+SMC_INLINE int  f64_any(f64m m) { return m != 0; }
+SMC_INLINE f64v f64_load_part(const double *p, int64_t k, double fill)
 {
     SMC_ASAN_LOAD(p, k * sizeof(double));
     return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1), p);
 }
-static inline void f64_store_part(double *p, f64v a, int64_t k)
+SMC_INLINE void f64_store_part(double *p, f64v a, int64_t k)
 {
     SMC_ASAN_STORE(p, k * sizeof(double));
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), a);
 }
-static inline f64v f64_gather_lanes(const char *p, int32_t stride)
+SMC_INLINE f64v f64_gather_lanes(const char *p, int32_t stride)
 {
     for (int i = 0; i < 8; i++)
         SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(double));
     __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
     return _mm512_i32gather_pd(off, p, 1);
 }
-static inline f64v f64_pow2_from_magic(f64v t)
+SMC_INLINE f64v f64_pow2_from_magic(f64v t)
 {
     return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(t), 52));
 }
@@ -97,10 +97,10 @@ static inline f64v f64_pow2_from_magic(f64v t)
 /* Horizontal reductions, in a fixed tree order (deterministic).  The
  * inputs of reduce_max never hold NaN (the kernels' running maxima skip
  * it); reduce_add sums in double (float32 lanes are widened first). */
-static inline double f32_reduce_max(f32v a) { return _mm512_reduce_max_ps(a); }
-static inline double f64_reduce_max(f64v a) { return _mm512_reduce_max_pd(a); }
-static inline double f64_reduce_add(f64v a) { return _mm512_reduce_add_pd(a); }
-static inline double f32_reduce_add(f32v a)
+SMC_INLINE double f32_reduce_max(f32v a) { return _mm512_reduce_max_ps(a); }
+SMC_INLINE double f64_reduce_max(f64v a) { return _mm512_reduce_max_pd(a); }
+SMC_INLINE double f64_reduce_add(f64v a) { return _mm512_reduce_add_pd(a); }
+SMC_INLINE double f32_reduce_add(f32v a)
 {
     __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
     __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
@@ -108,18 +108,18 @@ static inline double f32_reduce_add(f32v a)
 }
 
 typedef __m512i f64i;
-static inline f64i f64_perm_index(const int32_t *idx)
+SMC_INLINE f64i f64_perm_index(const int32_t *idx)
 {
     return _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)idx));
 }
-static inline f64v f64_permute(f64v a, f64i idx) { return _mm512_permutexvar_pd(idx, a); }
+SMC_INLINE f64v f64_permute(f64v a, f64i idx) { return _mm512_permutexvar_pd(idx, a); }
 
-static inline f64v f32_widen_lo(f32v a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
-static inline f64v f32_widen_hi(f32v a)
+SMC_INLINE f64v f32_widen_lo(f32v a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+SMC_INLINE f64v f32_widen_hi(f32v a)
 {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
-static inline f32v f32_narrow(f64v lo, f64v hi)
+SMC_INLINE f32v f32_narrow(f64v lo, f64v hi)
 {
     __m512d l = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)));
     return _mm512_castpd_ps(_mm512_insertf64x4(l, _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));

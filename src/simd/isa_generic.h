@@ -1,6 +1,6 @@
 /*
- * Portable vector backend: short fixed-size lane arrays and plain loops.
- * GCC and Clang turn these into SSE2 on x86-64 and NEON on aarch64.
+ * Portable vector backend: 16-byte vectors, which GCC and Clang compile to
+ * SSE2 on x86-64 and NEON on aarch64 (other compilers: lane loops).
  * Semantics every backend must match (the kernels rely on them):
  *   max(a, b) = a > b ? a : b   and   min(a, b) = a < b ? a : b
  *     (so a NaN in `a` yields b: callers pass the value to keep second);
@@ -24,63 +24,98 @@
 #define F32_LANES 4
 #define F64_LANES 2
 
-/* Operations written once for both dtypes with a lane loop. */
-#define SMC_GENERIC_TYPES(DT, T, IT, W)                                        \
+/* Vector types: with GCC and Clang, their vector extensions (elementwise
+ * operators, so every operation is one SSE2/NEON instruction whatever the
+ * size of the loop around it); elsewhere, structs of lanes and plain loops
+ * (left to the compiler's vectoriser; -DSMC_GENERIC_LANE_LOOPS picks them
+ * with GCC too, to test them).  LANE(x, i) is lane i of either. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(SMC_GENERIC_LANE_LOOPS)
+#define SMC_GENERIC_VECTOR_TYPES(DT, T, IT, W)                                 \
+    typedef T DT##v __attribute__((vector_size(W * sizeof(T))));              \
+    typedef IT DT##m __attribute__((vector_size(W * sizeof(T))));             \
+    typedef int32_t DT##i __attribute__((vector_size(W * sizeof(int32_t))));
+#define LANE(x, i) ((x)[i])
+/* r = a OP b, lane by lane (OP: + - * / < > ==) */
+#define SMC_ELEMENTWISE(r, a, OP, b, W) ((r) = (a) OP (b))
+/* comparisons give 0 / -1 lanes of the mask type directly */
+#define SMC_COMPARE(r, a, OP, b, W) ((r) = (a) OP (b))
+/* r = m ? a : b lane by lane, as bits (a mask lane is 0 or all ones) */
+#define SMC_SELECT(r, M, m, V, a, b, W) ((r) = (V)(((m) & (M)(a)) | (~(m) & (M)(b))))
+#else
+#define SMC_GENERIC_VECTOR_TYPES(DT, T, IT, W)                                 \
     typedef struct { T v[W]; } DT##v;                                          \
     typedef struct { IT v[W]; } DT##m;                                         \
-    static inline DT##v DT##_load(const T *p) { DT##v r; memcpy(r.v, p, sizeof r.v); return r; } \
-    static inline void DT##_store(T *p, DT##v a) { memcpy(p, a.v, sizeof a.v); } \
-    static inline DT##v DT##_set1(T a) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = a; return r; } \
-    static inline DT##v DT##_add(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] += b.v[i]; return a; } \
-    static inline DT##v DT##_sub(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] -= b.v[i]; return a; } \
-    static inline DT##v DT##_mul(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] *= b.v[i]; return a; } \
-    static inline DT##v DT##_div(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] /= b.v[i]; return a; } \
-    static inline DT##v DT##_fma(DT##v a, DT##v b, DT##v c) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] * b.v[i] + c.v[i]; return a; } \
-    static inline DT##v DT##_max(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return a; } \
-    static inline DT##v DT##_min(DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return a; } \
-    static inline DT##v DT##_abs(DT##v a) { for (int i = 0; i < W; i++) a.v[i] = a.v[i] < 0 ? -a.v[i] : a.v[i]; return a; } \
-    static inline DT##m DT##_eq(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] == b.v[i]); return r; } \
-    static inline DT##m DT##_gt(DT##v a, DT##v b) { DT##m r; for (int i = 0; i < W; i++) r.v[i] = -(IT)(a.v[i] > b.v[i]); return r; } \
-    static inline DT##v DT##_select(DT##m m, DT##v a, DT##v b) { for (int i = 0; i < W; i++) a.v[i] = m.v[i] ? a.v[i] : b.v[i]; return a; } \
-    static inline int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= m.v[i]; return r != 0; } \
+    typedef struct { int32_t v[W]; } DT##i;
+#define LANE(x, i) ((x).v[i])
+#define SMC_ELEMENTWISE(r, a, OP, b, W)                                        \
+    do { for (int i_ = 0; i_ < (W); i_++) LANE(r, i_) = LANE(a, i_) OP LANE(b, i_); } while (0)
+#define SMC_COMPARE(r, a, OP, b, W)                                            \
+    do { for (int i_ = 0; i_ < (W); i_++) LANE(r, i_) = -(LANE(a, i_) OP LANE(b, i_)); } while (0)
+#define SMC_SELECT(r, M, m, V, a, b, W)                                        \
+    do { for (int i_ = 0; i_ < (W); i_++) LANE(r, i_) = LANE(m, i_) ? LANE(a, i_) : LANE(b, i_); } while (0)
+#endif
+
+/* Operations written once for both dtypes. */
+#define SMC_GENERIC_TYPES(DT, T, IT, W)                                        \
+    SMC_GENERIC_VECTOR_TYPES(DT, T, IT, W)                                     \
+    SMC_INLINE DT##v DT##_load(const T *p) { DT##v r; memcpy(&r, p, sizeof r); return r; } \
+    SMC_INLINE void DT##_store(T *p, DT##v a) { memcpy(p, &a, sizeof a); }     \
+    SMC_INLINE DT##v DT##_set1(T a) { DT##v r; for (int i = 0; i < W; i++) LANE(r, i) = a; return r; } \
+    SMC_INLINE DT##v DT##_add(DT##v a, DT##v b) { DT##v r; SMC_ELEMENTWISE(r, a, +, b, W); return r; } \
+    SMC_INLINE DT##v DT##_sub(DT##v a, DT##v b) { DT##v r; SMC_ELEMENTWISE(r, a, -, b, W); return r; } \
+    SMC_INLINE DT##v DT##_mul(DT##v a, DT##v b) { DT##v r; SMC_ELEMENTWISE(r, a, *, b, W); return r; } \
+    SMC_INLINE DT##v DT##_div(DT##v a, DT##v b) { DT##v r; SMC_ELEMENTWISE(r, a, /, b, W); return r; } \
+    /* not fused: -ffp-contract=off keeps the product rounded */               \
+    SMC_INLINE DT##v DT##_fma(DT##v a, DT##v b, DT##v c) { return DT##_add(DT##_mul(a, b), c); } \
+    SMC_INLINE DT##m DT##_eq(DT##v a, DT##v b) { DT##m r; SMC_COMPARE(r, a, ==, b, W); return r; } \
+    SMC_INLINE DT##m DT##_gt(DT##v a, DT##v b) { DT##m r; SMC_COMPARE(r, a, >, b, W); return r; } \
+    SMC_INLINE DT##m DT##_lt(DT##v a, DT##v b) { DT##m r; SMC_COMPARE(r, a, <, b, W); return r; } \
+    SMC_INLINE DT##v DT##_select(DT##m m, DT##v a, DT##v b) { DT##v r; SMC_SELECT(r, DT##m, m, DT##v, a, b, W); return r; } \
+    SMC_INLINE DT##v DT##_max(DT##v a, DT##v b) { return DT##_select(DT##_gt(a, b), a, b); } \
+    SMC_INLINE DT##v DT##_min(DT##v a, DT##v b) { return DT##_select(DT##_lt(a, b), a, b); } \
+    SMC_INLINE DT##v DT##_abs(DT##v a) { return DT##_select(DT##_lt(a, DT##_set1(0)), DT##_sub(DT##_set1(0), a), a); } \
+    SMC_INLINE int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= LANE(m, i); return r != 0; } \
     /* first k (0 < k < lanes) elements; the other lanes hold `fill` */          \
-    static inline DT##v DT##_load_part(const T *p, int64_t k, T fill) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = fill; memcpy(r.v, p, (size_t)k * sizeof(T)); return r; } \
-    static inline void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, a.v, (size_t)k * sizeof(T)); } \
+    SMC_INLINE DT##v DT##_load_part(const T *p, int64_t k, T fill) { DT##v r = DT##_set1(fill); for (int64_t i = 0; i < k; i++) LANE(r, i) = p[i]; return r; } \
+    SMC_INLINE void DT##_store_part(T *p, DT##v a, int64_t k) { for (int64_t i = 0; i < k; i++) p[i] = LANE(a, i); } \
     /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
-    static inline DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) memcpy(&r.v[i], p + (int64_t)i * stride, sizeof(T)); return r; } \
-    typedef struct { int32_t v[W]; } DT##i;                                    \
-    static inline DT##i DT##_perm_index(const int32_t *idx) { DT##i r; memcpy(r.v, idx, sizeof r.v); return r; } \
-    static inline DT##v DT##_permute(DT##v a, DT##i idx) { DT##v r; for (int i = 0; i < W; i++) r.v[i] = a.v[idx.v[i]]; return r; }
+    SMC_INLINE DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) { T t; memcpy(&t, p + (int64_t)i * stride, sizeof t); LANE(r, i) = t; } return r; } \
+    SMC_INLINE DT##i DT##_perm_index(const int32_t *idx) { DT##i r; for (int i = 0; i < W; i++) LANE(r, i) = idx[i]; return r; } \
+    SMC_INLINE DT##v DT##_permute(DT##v a, DT##i idx) { DT##v r; for (int i = 0; i < W; i++) LANE(r, i) = LANE(a, LANE(idx, i)); return r; }
 
 SMC_GENERIC_TYPES(f32, float, int32_t, F32_LANES)
 SMC_GENERIC_TYPES(f64, double, int64_t, F64_LANES)
 
-static inline f64v f32_widen_lo(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) r.v[i] = a.v[i]; return r; }
-static inline f64v f32_widen_hi(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) r.v[i] = a.v[F64_LANES + i]; return r; }
-static inline f32v f32_narrow(f64v lo, f64v hi)
+SMC_INLINE f64v f32_widen_lo(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) LANE(r, i) = LANE(a, i); return r; }
+SMC_INLINE f64v f32_widen_hi(f32v a) { f64v r; for (int i = 0; i < F64_LANES; i++) LANE(r, i) = LANE(a, F64_LANES + i); return r; }
+SMC_INLINE f32v f32_narrow(f64v lo, f64v hi)
 {
     f32v r;
     for (int i = 0; i < F64_LANES; i++) {
-        r.v[i] = (float)lo.v[i];
-        r.v[F64_LANES + i] = (float)hi.v[i];
+        LANE(r, i) = (float)LANE(lo, i);
+        LANE(r, F64_LANES + i) = (float)LANE(hi, i);
     }
     return r;
 }
 
 /* 2^k from t = k + (1.5 * 2^mantissa_bits + bias): shift the low bits of t
  * into the exponent field. */
-static inline f32v f32_pow2_from_magic(f32v t)
+SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 {
-    for (int i = 0; i < F32_LANES; i++) {
-        uint32_t b; memcpy(&b, &t.v[i], 4); b <<= 23; memcpy(&t.v[i], &b, 4);
-    }
+    uint32_t b[F32_LANES];
+    memcpy(b, &t, sizeof b);
+    for (int i = 0; i < F32_LANES; i++)
+        b[i] <<= 23;
+    memcpy(&t, b, sizeof b);
     return t;
 }
-static inline f64v f64_pow2_from_magic(f64v t)
+SMC_INLINE f64v f64_pow2_from_magic(f64v t)
 {
-    for (int i = 0; i < F64_LANES; i++) {
-        uint64_t b; memcpy(&b, &t.v[i], 8); b <<= 52; memcpy(&t.v[i], &b, 8);
-    }
+    uint64_t b[F64_LANES];
+    memcpy(b, &t, sizeof b);
+    for (int i = 0; i < F64_LANES; i++)
+        b[i] <<= 52;
+    memcpy(&t, b, sizeof b);
     return t;
 }
 
@@ -88,8 +123,9 @@ static inline f64v f64_pow2_from_magic(f64v t)
  * lanes go left to right).  reduce_max's inputs never hold NaN; reduce_add
  * sums in double. */
 #define SMC_GENERIC_REDUCE(DT, W)                                                \
-    static inline double DT##_reduce_add(DT##v a) { double s = 0.0; for (int i = 0; i < W; i++) s += a.v[i]; return s; } \
-    static inline double DT##_reduce_max(DT##v a) { double m = a.v[0]; for (int i = 1; i < W; i++) m = a.v[i] > m ? a.v[i] : m; return m; }
+    SMC_INLINE double DT##_reduce_add(DT##v a) { double s = 0.0; for (int i = 0; i < W; i++) s += LANE(a, i); return s; } \
+    SMC_INLINE double DT##_reduce_max(DT##v a) { double m = LANE(a, 0); for (int i = 1; i < W; i++) m = LANE(a, i) > m ? LANE(a, i) : m; return m; }
 SMC_GENERIC_REDUCE(f32, F32_LANES)
 SMC_GENERIC_REDUCE(f64, F64_LANES)
+#undef LANE
 #endif
