@@ -478,8 +478,10 @@ static void FN(xent_fix)(const smc_loss_job *job, char *grad, const smc_xent_row
     /* p_t - 1 = expm1(-nll) is exact where p_t is close to 1; the vector
      * pass would have computed it as a difference. */
     double u_t = job->weight ? ri->wt : 1.0;
-    double g = job->grad_scale * (ri->a_t * expm1(-ri->nll) +
-                                  job->gamma * (ri->u * exp(-ri->nll) - u_t));
+    double g = ri->a_t * expm1(-ri->nll);
+    if (job->gamma != 0.0)      /* smoothing or probabilities: the u term */
+        g += job->gamma * (ri->u * exp(-ri->nll) - u_t);
+    g *= job->grad_scale;
     FN(store1)(grad + ri->label * job->grad.step, (T)g);
 }
 
