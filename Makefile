@@ -55,7 +55,7 @@ $(BUILD)/obj/kernels_avx2.o: src/kernels/kernels_avx2.c $(HEADERS)
 	$(CC) $(COMMON_FLAGS) -mavx2 -mfma $(EXTRA_CFLAGS) $(CPPFLAGS) -c $< -o $@
 $(BUILD)/obj/kernels_avx512.o: src/kernels/kernels_avx512.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(COMMON_FLAGS) -mavx512f $(EXTRA_CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(CC) $(COMMON_FLAGS) -mavx512f -mfma $(EXTRA_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(STATIC_LIB): $(OBJECTS)
 	rm -f $@

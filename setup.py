@@ -29,7 +29,7 @@ COMMON_FLAGS = {
 ISA_VARIANTS = [
     ("src/kernels/kernels_avx2.c", {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]}),
     # not for MSVC: its AVX-512 build has never been tested (see internal.h)
-    ("src/kernels/kernels_avx512.c", {"unix": ["-mavx512f"], "msvc": None}),
+    ("src/kernels/kernels_avx512.c", {"unix": ["-mavx512f", "-mfma"], "msvc": None}),
 ] if X86_64 else []
 
 

@@ -41,7 +41,7 @@ for src in "$ROOT"/src/core/*.c; do compile "$src"; done
 compile "$ROOT/src/kernels/kernels.c"
 if [ "$(uname -m)" = "x86_64" ]; then
     compile "$ROOT/src/kernels/kernels_avx2.c" -mavx2 -mfma
-    compile "$ROOT/src/kernels/kernels_avx512.c" -mavx512f
+    compile "$ROOT/src/kernels/kernels_avx512.c" -mavx512f -mfma
 fi
 "$CC" $BASE $SAN -fsanitize=fuzzer "$ROOT/fuzz/fuzz_capi.c" "${objs[@]}" -lm -lpthread \
     -o "$OUT/fuzz_capi"
