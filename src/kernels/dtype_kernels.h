@@ -923,7 +923,10 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
             for (int64_t b = 0; b < k * ls; b += 64)
                 SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
-            for (int64_t b = 0; b < k * ylane; b += 64)
+            /* the k lanes' lines: each lane's own where lanes are more than
+             * a line apart (every line between them made a wide y lane
+             * stride cost k * ylane / 64 prefetches a step: quadratic) */
+            for (int64_t b = 0; b < k * ylane; b += ylane > 64 ? ylane : 64)
                 SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
         }
         for (int g = 0; g < nv; g++) {
