@@ -8,7 +8,7 @@ name.  ``{x}`` in a name stands for the op's input name (``x``, ``logits``,
 ``y``...).  Cross-entropy and backward rows (targets, weight, reduction)
 are rows with ``needs=`` set to the keyword only those ops accept.
 
-The README table of these errors is docs/errors.md.
+The README's table of these errors is its section "Bad input".
 """
 
 import re
