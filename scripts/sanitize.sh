@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build softmax_c with AddressSanitizer + UndefinedBehaviorSanitizer (gcc)
 # in a separate tree and run the test suite against that build.  Any
-# sanitizer report fails the run (reports also go to $OUT/logs).
+# sanitizer report fails the run (reports go to $OUT/logs, or -- UBSan
+# ignores log_path in gcc 12 -- to stderr, kept in $OUT/pytest.stderr;
+# pytest runs with -s so that a report that aborts it is not swallowed by
+# its output capture).
 #
 #   scripts/sanitize.sh                 the whole test suite
 #   scripts/sanitize.sh --quick         the reduced CI selection: every op,
@@ -112,10 +115,19 @@ fi
 echo "== sanitize: pytest ${SELECTION[*]} ${PYTEST_ARGS[*]:-}"
 START=$(date +%s)
 set +e
-run_python -m pytest -q -p no:cacheprovider "${SELECTION[@]}" "${PYTEST_ARGS[@]}"
+run_python -m pytest -q -s -p no:cacheprovider "${SELECTION[@]}" "${PYTEST_ARGS[@]}" \
+    2> >(tee "$OUT/pytest.stderr" >&2)
 STATUS=$?
 set -e
+sleep 1     # let tee finish writing
 echo "== sanitize: pytest exit status $STATUS after $(( $(date +%s) - START )) s"
+
+SAN_PATTERN="runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: [A-Za-z]*Sanitizer"
+if grep -Eq "$SAN_PATTERN" "$OUT/pytest.stderr"; then
+    echo "sanitize: sanitizer report(s) on stderr ($OUT/pytest.stderr):"
+    grep -E -A20 "$SAN_PATTERN" "$OUT/pytest.stderr" | head -80
+    exit 1
+fi
 
 REPORTS=$(ls "$LOGS" 2>/dev/null | wc -l)
 if [ "$REPORTS" -gt 0 ]; then
