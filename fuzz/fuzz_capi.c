@@ -365,8 +365,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int threads = (int)take(r, 3);            /* 0 = automatic, 1, 2 */
     int broken = take(r, 8) == 7 ? 1 + (int)take(r, 8) : 0;
     int values_mode = take(r, 3);
-    static const double temps[] = { 1.0, 1.0, 0.5, 2.0, 0.25, 4.0, 0x1p-20, 0x1p20 };
+    static const double temps[] = { 1.0, 0.0, 0.5, 2.0, 0.25, 4.0, 0x1p-20, 0x1p20 };
     double t = op < 2 ? temps[take(r, 8)] : 1.0;
+    if (t == 0.0) {     /* near the ends of the dtype's valid range, 1/T inexact */
+        static const double extreme[2][2] = { { 1.37 * 0x1p-1000, 1.37 * 0x1p1000 },
+                                              { 1.37 * 0x1p-120, 1.37 * 0x1p100 } };
+        t = extreme[f32][take(r, 2)];
+    }
 
     problem_shape s;
     s.ndim = (int)take(r, MAX_OUTER + 1);

@@ -10,6 +10,8 @@
 # build/fuzz/corpus (kept between runs; FUZZ_CORPUS overrides).  A crash
 # leaves its input in build/fuzz/artifacts/ and fails the run; copy it to
 # fuzz/regressions/ once fixed.  Prints executions and coverage at the end.
+# An input running longer than FUZZ_TIMEOUT seconds (default 30; the
+# slowest legitimate inputs take about 5 s) is a finding too: a slow path.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,7 @@ shift || true
 OUT=${FUZZ_DIR:-$ROOT/build/fuzz}
 CORPUS=${FUZZ_CORPUS:-$OUT/corpus}
 CC=${FUZZ_CC:-clang}
+TIMEOUT=${FUZZ_TIMEOUT:-30}
 
 if ! command -v "$CC" >/dev/null 2>&1; then
     echo "== fuzz: $CC not found; installing clang"
@@ -53,13 +56,13 @@ shopt -s nullglob
 regressions=("$ROOT"/fuzz/regressions/*)
 if [ ${#regressions[@]} -gt 0 ]; then
     echo "== fuzz: replaying ${#regressions[@]} regression input(s)"
-    "$OUT/fuzz_capi" "${regressions[@]}" > "$OUT/regressions.log" 2>&1 || {
+    "$OUT/fuzz_capi" -timeout="$TIMEOUT" "${regressions[@]}" > "$OUT/regressions.log" 2>&1 || {
         tail -40 "$OUT/regressions.log"; echo "fuzz: a regression input fails again"; exit 1; }
 fi
 
 echo "== fuzz: fuzzing for $SECONDS_TO_RUN s (corpus $CORPUS)"
 set +e
-"$OUT/fuzz_capi" "$CORPUS" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 \
+"$OUT/fuzz_capi" "$CORPUS" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -timeout="$TIMEOUT" \
     -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" "$@" > "$OUT/fuzz.log" 2>&1
 STATUS=$?
 set -e

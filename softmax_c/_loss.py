@@ -12,8 +12,8 @@ import operator
 import numpy as np
 
 from . import _core
-from ._api import (_as_input, _check_out, _check_threads, _merged_out_view, _needs_temporary,
-                   _normalize_axes, _normalize_axis, _single_axis_view,
+from ._api import (_as_input, _asarray, _check_out, _check_threads, _merged_out_view,
+                   _needs_temporary, _normalize_axes, _normalize_axis, _single_axis_view,
                    _unmerge)
 
 __all__ = ["cross_entropy", "softmax_backward", "log_softmax_backward"]
@@ -63,7 +63,7 @@ def _check_ignore_index(ignore_index):
 
 def _check_weight(weight, n_classes, dtype):
     """Class weights as a contiguous array of the logits' dtype."""
-    w = np.asarray(weight)
+    w = _asarray(weight, "weight")
     if w.dtype.kind not in "iuf":
         raise TypeError(f"weight must be a real numeric array; got dtype {w.dtype}")
     if w.shape != (n_classes,):
@@ -85,7 +85,7 @@ def _labels_as_int64(t):
 
 def _check_target(target, arr, axis):
     """(labels, probs): exactly one is an array, checked against logits."""
-    t = np.asarray(target)
+    t = _asarray(target, "target")
     label_shape = arr.shape[:axis] + arr.shape[axis + 1:]
     if t.dtype.kind == "f":
         if t.shape != arr.shape:

@@ -8,7 +8,7 @@ name.  ``{x}`` in a name stands for the op's input name (``x``, ``logits``,
 ``y``...).  Cross-entropy and backward rows (targets, weight, reduction)
 are rows with ``needs=`` set to the keyword only those ops accept.
 
-The README table of these errors is docs/errors.md.
+The README's table of these errors is its section "Bad input".
 """
 
 import re
@@ -249,14 +249,38 @@ EXTREME_TEMPERATURES = [(np.float32, 2.0**-126), (np.float32, 2.0**-100),
 @pytest.mark.parametrize("dtype, t", EXTREME_TEMPERATURES,
                          ids=[f"{np.dtype(d).name}-2^{int(np.log2(t))}" for d, t in EXTREME_TEMPERATURES])
 @pytest.mark.parametrize("op", [op for op in OPS if "temperature" in op.options], ids=repr)
-def test_extreme_but_valid_temperature(isa, op, dtype, t, request):
-    if isa == "baseline" and t < 2.0 ** -100:
-        # Known defect (open): without FMA the product error of (x - max) * (1/T)
-        # comes from Dekker's split, whose split constant times 1/T overflows
-        # for T this small; the AVX2/AVX-512 variants use FMA and pass.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="baseline Dekker split overflows for 1/T near the top of the range"))
+def test_extreme_but_valid_temperature(isa, op, dtype, t):
     x = np.array([[1.0, 2.0, -np.inf, 2.0, -3e30, 0.0],
                   [0.5, -1.0, 3.0, -np.inf, 1e-30, -2.0],
                   [-np.inf] * 5 + [7.0]], dtype)
     got = op(x, temperature=t)
+    op.reference_check(x, got, temperature=t)
+
+
+# Rows of several SMC_CHUNK (16384) pieces whose maxima differ by hundreds
+# of 1/T: the chunks are rescaled to the row maximum by exp((m_chunk - M)/T),
+# whose exponent is formed by an exact product (smc_two_prod) that must stay
+# exact for 1/T near the top of the range.  Without FMA (the baseline
+# variant, and the scalar code of the AVX-512 object, built without -mfma)
+# Dekker's split of 1/T overflowed and the product error was dropped: every
+# element of the lower chunks was off by up to |m_chunk - M|/T / 2 ulp (110
+# ulp here).  1/T is not a power of two, so that product is inexact.
+LONG_ROW_TEMPERATURES = [(np.float32, 1.37 * 2.0**-120, 60.0), (np.float32, 3 * 2.0**-127, 60.0),
+                         (np.float64, 1.37 * 2.0**-1000, 600.0), (np.float64, 3 * 2.0**-1022, 600.0)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype, t, gap", LONG_ROW_TEMPERATURES,
+                         ids=[f"{np.dtype(d).name}-{t:.3g}" for d, t, _ in LONG_ROW_TEMPERATURES])
+@pytest.mark.parametrize("op", [op for op in OPS if "temperature" in op.options], ids=repr)
+def test_extreme_temperature_long_rows(isa, op, dtype, t, gap, threads):
+    rng = np.random.default_rng(6)
+    n = 2 * 16384 + 100
+    k = -rng.uniform(0.0, 30.0, (2, n))
+    k[0, :16384] -= gap                 # chunk 0 far below the maximum in chunk 1
+    k[0, 20000] = 0.0
+    k[1, 16384:] -= gap / 2             # the maximum in chunk 0, the others below
+    k[1, 5] = 0.0
+    x = (k * t).astype(dtype)
+    got = op(x, temperature=t, threads=threads)
     op.reference_check(x, got, temperature=t)

@@ -11,7 +11,7 @@ contract of checks.py.  Any other op in robust_ops.OPS is fuzzed the same
 way through its `reference_check`.
 
 SMC_FUZZ_EXAMPLES sets the number of examples per kernel variant
-(default 300; scripts/sanitize.sh --quick uses fewer).
+(default 300, also under scripts/sanitize.sh --quick).
 """
 
 import faulthandler

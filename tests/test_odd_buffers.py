@@ -223,6 +223,32 @@ def test_zero_stride_2d_reduced_whole_more_than_int32(sc):
     assert abs(float(got) - want) <= 2 * np.spacing(np.float32(want)), (float(got), want)
 
 
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.writes_input_shape], ids=repr)
+def test_column_mode_out_with_a_wide_lane_stride_is_not_quadratic(isa, rng, op):
+    # fuzz finding (slow unit, 59 s): reducing axis 0 of a C-order array into
+    # the transpose of a C-order out (out's neighbouring rows n * 8 bytes
+    # apart) prefetched every cache line between the lanes' elements, k *
+    # n * 8 / 64 prefetches per step: 20000 x 64 took 1.1 s, 400x the time
+    # with a contiguous out.  Now each lane's line: within a few x.
+    n = 20_000
+    x = _data(rng, (n, 64), np.float64)
+    wide = np.empty((64, n)).T
+    dense = np.empty((n, 64))
+
+    def best(out):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            op(x, axis=0, out=out, threads=1)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    t_dense, t_wide = best(dense), best(wide)
+    # (softmax into a dense out takes another exact path: not bitwise the same)
+    op.reference_check(x, wide, axis=0)
+    assert t_wide < 20 * t_dense + 0.01, f"{t_wide * 1e3:.1f} ms vs {t_dense * 1e3:.1f} ms"
+
 @pytest.mark.parametrize("op", OPS, ids=repr)
 def test_empty_arrays_with_huge_extents(op):
     # no memory either way; the shape arithmetic must not wrap

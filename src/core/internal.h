@@ -118,7 +118,9 @@ static inline double smc_two_sum(double a, double b, double *err)
 
 /* a * b = p + *err exactly (barring overflow and underflow): one fused
  * multiply-add where the compiler targets FMA, else Dekker's product of
- * 26-bit halves. */
+ * 26-bit halves.  split * x overflows for |x| > 2^996 (1/T of a tiny
+ * temperature), so such an operand is split scaled by 2^-64 and the error
+ * scaled back, both exact (as mul_err in kernels/dtype_kernels.h). */
 static inline double smc_two_prod(double a, double b, double *err)
 {
     double p = a * b;
@@ -126,10 +128,12 @@ static inline double smc_two_prod(double a, double b, double *err)
     *err = fma(a, b, -p);
 #else
     const double split = 134217729.0;           /* 2^27 + 1 */
-    double ca = split * a, cb = split * b;
-    double ah = ca - (ca - a), al = a - ah;
-    double bh = cb - (cb - b), bl = b - bh;
-    *err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    double sa = fabs(a) > 0x1p960 ? 0x1p-64 : 1.0, sb = fabs(b) > 0x1p960 ? 0x1p-64 : 1.0;
+    double as = a * sa, bs = b * sb, ps = p * sa * sb;
+    double ca = split * as, cb = split * bs;
+    double ah = ca - (ca - as), al = as - ah;
+    double bh = cb - (cb - bs), bl = bs - bh;
+    *err = (((ah * bh - ps) + ah * bl + al * bh) + al * bl) / sa / sb;
 #endif
     return p;
 }
@@ -149,7 +153,7 @@ static inline double smc_exp_arg(double m_from, double m_to, double inv_t, doubl
         return -INFINITY;
     double e, a = smc_two_prod(d, inv_t, &e);
     e += d_err * inv_t + d * inv_t_lo;
-    *a_err = isfinite(e) ? e : 0.0;             /* (a split can overflow) */
+    *a_err = isfinite(e) ? e : 0.0;             /* (the product can overflow) */
     return a;
 }
 

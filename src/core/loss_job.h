@@ -123,8 +123,11 @@ static inline void smc_multi_iter_init(smc_multi_iter *it, const smc_grid *g,
     it->a[1] = a1;
     it->a[2] = a2;
     for (int d = g->ndim - 1; d >= 0; d--) {
-        it->idx[d] = row % g->shape[d];
-        row /= g->shape[d];
+        /* an empty grid has no rows to walk, but callers may still set up
+         * row 0 of it: no division by its zero extent */
+        int64_t ext = g->shape[d] > 0 ? g->shape[d] : 1;
+        it->idx[d] = row % ext;
+        row /= ext;
     }
     for (int k = 0; k < SMC_ITER_ARRAYS; k++) {
         it->off[k] = 0;

@@ -80,19 +80,34 @@ SMC_INLINE V FN(sub_err)(V x, V m, V d)
 }
 
 /* a * b - p exactly, for p = a * b rounded: one FMA, or without FMA
- * Dekker's product of the halves (split at 2^12 / 2^27). */
+ * Dekker's product of the halves (split at 2^12 / 2^27).  The split
+ * constant times an operand near the top of the range (1/T of a tiny
+ * temperature, a huge x - m) overflows and the halves become NaN, so an
+ * operand above BIG is split scaled by 2^-S (exact for such a number), the
+ * scaled product's error is exact and finite (barring underflow, as
+ * always), and scaling it back by 2^S is exact again.  Other lanes are
+ * scaled by 1: their results keep every bit. */
 SMC_INLINE V FN(mul_err)(V a, V b, V p)
 {
 #if SMC_ISA_HAS_FMA
     return VOP(fma)(a, b, VOP(sub)(SPLAT(0), p));
 #else
     const V split = SPLAT(sizeof(T) == 4 ? 4097.0 : 134217729.0);
+    /* BIG * 2^S >= the largest T, and split * BIG does not overflow */
+    const V big = SPLAT(sizeof(T) == 4 ? 0x1p100 : 0x1p960);
+    const V down = SPLAT(sizeof(T) == 4 ? 0x1p-28 : 0x1p-64);
+    const V up = SPLAT(sizeof(T) == 4 ? 0x1p28 : 0x1p64), one = SPLAT(1);
+    VM big_a = VOP(gt)(VOP(abs)(a), big), big_b = VOP(gt)(VOP(abs)(b), big);
+    a = VOP(mul)(a, VOP(select)(big_a, down, one));
+    b = VOP(mul)(b, VOP(select)(big_b, down, one));
+    p = VOP(mul)(VOP(mul)(p, VOP(select)(big_a, down, one)), VOP(select)(big_b, down, one));
     V ca = VOP(mul)(split, a), cb = VOP(mul)(split, b);
     V ah = VOP(sub)(ca, VOP(sub)(ca, a)), al = VOP(sub)(a, ah);
     V bh = VOP(sub)(cb, VOP(sub)(cb, b)), bl = VOP(sub)(b, bh);
     V e = VOP(sub)(VOP(mul)(ah, bh), p);
     e = VOP(add)(VOP(add)(e, VOP(mul)(ah, bl)), VOP(mul)(al, bh));
-    return VOP(add)(e, VOP(mul)(al, bl));
+    e = VOP(add)(e, VOP(mul)(al, bl));
+    return VOP(mul)(VOP(mul)(e, VOP(select)(big_a, up, one)), VOP(select)(big_b, up, one));
 #endif
 }
 
@@ -866,7 +881,10 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
             for (int64_t b = 0; b < k * ls; b += 64)
                 SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
-            for (int64_t b = 0; b < k * ylane; b += 64)
+            /* the k lanes' lines: each lane's own where lanes are more than
+             * a line apart (every line between them made a wide y lane
+             * stride cost k * ylane / 64 prefetches a step: quadratic) */
+            for (int64_t b = 0; b < k * ylane; b += ylane > 64 ? ylane : 64)
                 SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
         }
         for (int g = 0; g < nv; g++) {
