@@ -149,6 +149,30 @@ def test_class_axis_first_middle_last(sc, isa, rng, dtype, labels, axis):
     check_against_reference(sc, x, t, axis, reduction="none")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("classes, rows", [(300, 150), (4096, 70), (20000, 9)])
+def test_class_axis_first_in_tiles_is_the_contiguous_result(sc, isa, rng, dtype, classes, rows):
+    # A strided class axis goes through a contiguous tile buffer (several
+    # rows at once, the last tile partial; rows too long for the buffer:
+    # a row at a time): loss and gradient bitwise those of the contiguous
+    # layout, also with the gradient written over the logits.
+    x, t, w = make_case(rng, dtype, (rows, classes), -1, True, weight=True, ignore=True)
+    want_loss, want_grad = sc.cross_entropy(x, t, weight=w, label_smoothing=0.1,
+                                            return_grad=True, reduction="none")
+    xt = np.ascontiguousarray(x.T)                     # classes first, samples contiguous
+    for threads in (1, 2):
+        loss, grad = sc.cross_entropy(xt, t, axis=0, weight=w, label_smoothing=0.1,
+                                      return_grad=True, reduction="none", threads=threads)
+        np.testing.assert_array_equal(loss, want_loss)
+        np.testing.assert_array_equal(grad, want_grad.T)
+    inplace = xt.copy()
+    loss, grad = sc.cross_entropy(inplace, t, axis=0, weight=w, label_smoothing=0.1,
+                                  return_grad=True, reduction="none", grad_out=inplace)
+    assert grad is inplace
+    np.testing.assert_array_equal(loss, want_loss)
+    np.testing.assert_array_equal(inplace, want_grad.T)
+
+
 def test_long_rows_match_reference(sc, isa, rng):
     """Rows longer than SMC_CHUNK (16384) exercise the chunk merge."""
     x, t, w = make_case(rng, np.float32, (2, 40000), -1, True, weight=True, ignore=False)
