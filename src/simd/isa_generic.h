@@ -76,8 +76,9 @@
     SMC_INLINE DT##v DT##_abs(DT##v a) { return DT##_select(DT##_lt(a, DT##_set1(0)), DT##_sub(DT##_set1(0), a), a); } \
     SMC_INLINE int DT##_any(DT##m m) { IT r = 0; for (int i = 0; i < W; i++) r |= LANE(m, i); return r != 0; } \
     /* first k (0 < k < lanes) elements; the other lanes hold `fill` */          \
-    SMC_INLINE DT##v DT##_load_part(const T *p, int64_t k, T fill) { DT##v r = DT##_set1(fill); for (int64_t i = 0; i < k; i++) LANE(r, i) = p[i]; return r; } \
-    SMC_INLINE void DT##_store_part(T *p, DT##v a, int64_t k) { for (int64_t i = 0; i < k; i++) p[i] = LANE(a, i); } \
+    /* (p may be unaligned: bytes are copied, never a T dereferenced) */        \
+    SMC_INLINE DT##v DT##_load_part(const T *p, int64_t k, T fill) { T t[W]; for (int i = 0; i < W; i++) t[i] = fill; memcpy(t, p, (size_t)k * sizeof(T)); DT##v r; memcpy(&r, t, sizeof r); return r; } \
+    SMC_INLINE void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, &a, (size_t)k * sizeof(T)); } \
     /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
     SMC_INLINE DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) { T t; memcpy(&t, p + (int64_t)i * stride, sizeof t); LANE(r, i) = t; } return r; } \
     SMC_INLINE DT##i DT##_perm_index(const int32_t *idx) { DT##i r; for (int i = 0; i < W; i++) LANE(r, i) = idx[i]; return r; } \
