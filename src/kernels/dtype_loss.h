@@ -522,11 +522,19 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
 #define SMC_XENT_TILE_BYTES (1 << 20)     /* both buffers of one tile: about L2 */
 #endif
 
+/* Elements between a tile's rows: one cache line more than n, since n a
+ * multiple of 1024 would put a column of the tile in one set of the L1
+ * cache. */
+static inline int64_t FN(xent_tile_pitch)(int64_t n)
+{
+    return n + 64 / (int64_t)sizeof(T);
+}
+
 static int64_t FN(xent_tile_rows)(const smc_loss_job *job)
 {
     if (job->x.step == (int64_t)sizeof(T) || job->kind != SMC_TARGET_LABELS || job->g.n <= 0)
         return 0;
-    int64_t rows = SMC_XENT_TILE_BYTES / (2 * (job->g.n + 64) * (int64_t)sizeof(T));
+    int64_t rows = SMC_XENT_TILE_BYTES / (2 * FN(xent_tile_pitch)(job->g.n) * (int64_t)sizeof(T));
     rows = rows < SMC_XENT_TILE_MAX ? rows : SMC_XENT_TILE_MAX;
     return rows >= SMC_XENT_TILE_MIN ? rows : 0;
 }
@@ -539,9 +547,7 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
     smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
     smc_multi_iter_init(&it, &job->g, &job->x, &job->target, grad, r0);
     const int64_t tile = FN(xent_tile_rows)(job);
-    /* the tile's rows one cache line more than n apart: n a multiple of
-     * 1024 would put a column of the tile in one set of the L1 cache */
-    const int64_t pitch = n + 64 / (int64_t)sizeof(T);
+    const int64_t pitch = FN(xent_tile_pitch)(n);
     T *buf = tile ? malloc((size_t)(2 * tile * pitch) * sizeof(T)) : NULL;
     if (!buf) {     /* a row at a time (also when there is no memory for a tile) */
         for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it)) {
