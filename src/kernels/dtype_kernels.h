@@ -626,27 +626,62 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
 
 /* ---- entry points of the kernel table -------------------------------------------- */
 
+/* Rows of up to this many bytes go through rows() in groups: each row's
+ * statistics end in a long serial chain (reductions, log1p, division) that
+ * its output pass waits for.  Taking the statistics of a few rows first and
+ * then their output passes lets the chains of neighbouring rows overlap, and
+ * the group (SMC_ROW_GROUP rows of at most SMC_ROW_GROUP_BYTES) is still
+ * in L1/L2 for the second pass.  The same functions in another order: the
+ * results are the same bit for bit. */
+#ifndef SMC_ROW_GROUP
+#define SMC_ROW_GROUP 8
+#define SMC_ROW_GROUP_BYTES 4096
+#endif
+
 static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
 {
     smc_row_iter it;
     smc_row_iter_init(&it, job, r0);
     const char *xb = (const char *)job->x.data;
     char *yb = (char *)job->y.data;
-    for (int64_t r = r0; r < r1; r++, smc_row_iter_next(&it)) {
-        const char *x = xb + it.xoff;
-        char *y = yb + it.yoff;
+    const int64_t n = job->g.n, xstep = job->x.step, ystep = job->y.step;
+    const int grouped = n * (int64_t)sizeof(T) <= SMC_ROW_GROUP_BYTES;
+    for (int64_t r = r0; r < r1;) {
+        int64_t g = grouped ? (r1 - r < SMC_ROW_GROUP ? r1 - r : SMC_ROW_GROUP) : 1;
+        const char *x[SMC_ROW_GROUP];
+        char *y[SMC_ROW_GROUP];
+        for (int64_t i = 0; i < g; i++, smc_row_iter_next(&it)) {
+            x[i] = xb + it.xoff;
+            y[i] = yb + it.yoff;
+        }
+        r += g;
         if (job->op == SMC_OP_SOFTMAX) {
-            FN(softmax_row)(x, job->x.step, y, job->y.step, job->g.n, job->inv_t, job->inv_t_lo,
-                            job->use_t);
+            if (!grouped) {
+                FN(softmax_row)(x[0], xstep, y[0], ystep, n, job->inv_t, job->inv_t_lo,
+                                job->use_t);
+                continue;
+            }
+            /* softmax_row for rows of one chunk, pass by pass */
+            smc_partial p[SMC_ROW_GROUP];
+            for (int64_t i = 0; i < g; i++)
+                p[i] = FN(chunk_exp)(x[i], xstep, y[i], ystep, n, job->inv_t, job->inv_t_lo,
+                                     job->use_t);
+            for (int64_t i = 0; i < g; i++) {
+                smc_rowstats st = smc_finalize(&p[i], 0, sizeof(T) == 8);
+                FN(softmax_chunk_scale)(y[i], ystep, n, p[i].m, &st, job->inv_t, job->inv_t_lo);
+            }
             continue;
         }
-        smc_rowstats st = FN(row_stats)(x, job->x.step, job->g.n, job->inv_t, job->inv_t_lo,
-                                        job->use_t, 1);
-        if (job->op == SMC_OP_LOGSUMEXP)
-            FN(store1)(y, (T)st.lse);
-        else
-            FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, job->g.n, &st,
-                              job->inv_t, job->inv_t_lo, job->use_t);
+        smc_rowstats st[SMC_ROW_GROUP];
+        for (int64_t i = 0; i < g; i++)
+            st[i] = FN(row_stats)(x[i], xstep, n, job->inv_t, job->inv_t_lo, job->use_t, 1);
+        for (int64_t i = 0; i < g; i++) {
+            if (job->op == SMC_OP_LOGSUMEXP)
+                FN(store1)(y[i], (T)st[i].lse);
+            else
+                FN(apply_strided)(job->op, x[i], xstep, y[i], ystep, n, &st[i], job->inv_t,
+                                  job->inv_t_lo, job->use_t);
+        }
     }
 }
 
