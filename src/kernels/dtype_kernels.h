@@ -314,15 +314,63 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
     return FN(hmax)(vmax);
 }
 
+/* A chunk's sum of exps and count of maxima, kept in vector lanes across
+ * its blocks and reduced once per chunk (a horizontal sum per block cost
+ * more than the block's adds in rows of a few thousand).  float32 block
+ * sums are added in double lanes; float64 ones in two-term lanes by
+ * TwoSum, so the chunk sum is exact up to the blocks' own roundings. */
+typedef struct FN(chunk_acc) {
+    f64v s0, s1;    /* float32: double sums of the low / high lanes; float64: hi / lo */
+    V cnt;
+} FN(chunk_acc);
+
+SMC_INLINE void FN(chunk_acc_init)(FN(chunk_acc) *a)
+{
+    a->s0 = a->s1 = f64_set1(0.0);
+    a->cnt = SPLAT(0);
+}
+
+SMC_INLINE void FN(chunk_acc_add)(FN(chunk_acc) *a, V acc0, V acc1, V cnt)
+{
+    a->cnt = VOP(add)(a->cnt, cnt);
+#if LANES == F32_LANES
+    V b = VOP(add)(acc0, acc1);
+    a->s0 = f64_add(a->s0, f32_widen_lo(b));
+    a->s1 = f64_add(a->s1, f32_widen_hi(b));
+#else
+    V parts[2] = { acc0, acc1 };
+    for (int i = 0; i < 2; i++) {       /* TwoSum of hi and the part; the error to lo */
+        f64v t = f64_add(a->s0, parts[i]), bb = f64_sub(t, a->s0);
+        f64v err = f64_add(f64_sub(a->s0, f64_sub(t, bb)), f64_sub(parts[i], bb));
+        a->s0 = t;
+        a->s1 = f64_add(a->s1, err);
+    }
+#endif
+}
+
+/* The chunk's sum as *sum + *sum_lo, and its count of maxima. */
+static inline void FN(chunk_acc_total)(const FN(chunk_acc) *a, double *sum, double *sum_lo,
+                                       double *count)
+{
+#if LANES == F32_LANES
+    *sum = f64_reduce_add(f64_add(a->s0, a->s1));
+    *sum_lo = 0.0;
+#else
+    *sum = FN(hsum2)(a->s0, a->s1, sum_lo);
+#endif
+    *count = FN(hsum)(a->cnt);
+}
+
 /* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: the block's
- * (sum, count of m) of exp of src against the chunk maximum m, and with
+ * (sum, count of m) of exp of src against the chunk maximum m, added to
+ * the chunk's accumulator, and with
  * `store` (a constant at every call site) the exps themselves in dst.
  * mode (exp_mode): not SLOW only where the block holds no element equal to
  * m, so nothing is counted apart or clamped; the sum is bit for bit the one
  * of the general path. */
 SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t bl,
-                                 V m, V inv_t, V inv_lo, int use_t, int mode, double *sum,
-                                 double *sum_lo, double *count)
+                                 V m, V inv_t, V inv_lo, int use_t, int mode,
+                                 FN(chunk_acc) *chunk)
 {
     V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
     int64_t full = bl / LANES * LANES, k = bl - full;
@@ -384,8 +432,7 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
         acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
         cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
     }
-    *sum = FN(hsum2)(acc0, acc1, sum_lo);
-    *count = FN(hsum)(cnt);
+    FN(chunk_acc_add)(chunk, acc0, acc1, cnt);
 }
 
 /* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum).
@@ -403,6 +450,8 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
     FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
     V m = SPLAT(st.m), inv_t = SPLAT(ih), inv_lo = SPLAT(il);
     T in[BLOCK], out[BLOCK];
+    FN(chunk_acc) acc;
+    FN(chunk_acc_init)(&acc);
     for (int64_t b = 0; b < len; b += BLOCK) {
         int64_t bl = len - b < BLOCK ? len - b : BLOCK;
         const T *src = (const T *)(x + b * xstep);
@@ -411,7 +460,6 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
             src = in;
         }
         T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
-        double bsum, bsum_lo, bcnt;
         /* the blocks holding the maximum count it apart */
         int has_max = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m));
         int mode = chunk_mode;
@@ -419,17 +467,17 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
 #define SMC_BLOCK_EXP_MODES(store, count)                                                     \
         if (mode == SMC_EXP_M_BIGGER)                                                         \
             FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER,  \
-                          &bsum, &bsum_lo, &bcnt);                                            \
+                          &acc);                                                              \
         else if (mode == SMC_EXP_X_BIGGER)                                                    \
             FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER,  \
-                          &bsum, &bsum_lo, &bcnt);                                            \
+                          &acc);                                                              \
         else                                                                                  \
             FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM,    \
-                          &bsum, &bsum_lo, &bcnt);
+                          &acc);
 #define SMC_BLOCK_EXP(store)                                                                  \
         if (mode == SMC_EXP_SLOW)                                                             \
             FN(block_exp)(src, dst, store, 1, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW,      \
-                          &bsum, &bsum_lo, &bcnt);                                            \
+                          &acc);                                                              \
         else if (has_max) {                                                                   \
             SMC_BLOCK_EXP_MODES(store, 1)                                                     \
         } else {                                                                              \
@@ -442,14 +490,13 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
         }
 #undef SMC_BLOCK_EXP_MODES
 #undef SMC_BLOCK_EXP
-        if (bl % LANES && st.m == -INFINITY)
-            bcnt -= (double)(LANES - bl % LANES);
-        st.c += bcnt;
-        smc_twosum_add(&st.s_hi, &st.s_lo, bsum);
-        st.s_lo += bsum_lo;
         if (y && ystep != sz)
             FN(scatter)(y + b * ystep, ystep, out, bl);
     }
+    FN(chunk_acc_total)(&acc, &st.s_hi, &st.s_lo, &st.c);
+    /* the -inf padding of a partial last vector equals m = -inf */
+    if (len % LANES && st.m == -INFINITY)
+        st.c -= (double)(LANES - len % LANES);
     return st;
 }
 
