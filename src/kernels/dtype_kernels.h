@@ -48,11 +48,15 @@ SMC_INLINE V FN(exp_core_wide)(V a, V a_err)
     a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
     V n;
     V p = FN(exp_poly_of)(a, a_err, &n);
+#if SMC_ISA_HAS_SCALEF
+    return VOP(scalef)(p, n);                   /* the same single rounding */
+#else
     V n1 = VOP(max)(SPLAT(EXP_N1_MIN), VOP(min)(SPLAT(EXP_N1_MAX), n));
     V n2 = VOP(sub)(n, n1);
     V s1 = VOP(pow2_from_magic)(VOP(add)(n1, SPLAT(EXP_POW2_MAGIC)));
     V s2 = VOP(pow2_from_magic)(VOP(add)(n2, SPLAT(EXP_POW2_MAGIC)));
     return VOP(mul)(VOP(mul)(p, s1), s2);
+#endif
 }
 
 /* exp for |a| <= EXP_FAST_LIM (or NaN): 2^n is a normal number and so is
@@ -62,7 +66,11 @@ SMC_INLINE V FN(exp_core_normal)(V a, V a_err)
 {
     V n;
     V p = FN(exp_poly_of)(a, a_err, &n);
+#if SMC_ISA_HAS_SCALEF
+    return VOP(scalef)(p, n);
+#else
     return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
+#endif
 }
 
 SMC_INLINE V FN(exp_core)(V a, V a_err)

@@ -53,6 +53,11 @@ SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
 }
+/* p * 2^n for integral n, rounded once (subnormal and overflowing results
+ * included): one instruction where the other ISAs build 2^n from bits */
+#define SMC_ISA_HAS_SCALEF 1
+SMC_INLINE f32v f32_scalef(f32v p, f32v n) { return _mm512_scalef_ps(p, n); }
+SMC_INLINE f64v f64_scalef(f64v p, f64v n) { return _mm512_scalef_pd(p, n); }
 typedef __m512i f32i;
 SMC_INLINE f32i f32_perm_index(const int32_t *idx) { return _mm512_loadu_si512(idx); }
 SMC_INLINE f32v f32_permute(f32v a, f32i idx) { return _mm512_permutexvar_ps(idx, a); }
