@@ -169,13 +169,16 @@ SMC_INLINE V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
  * span is in exp_core_normal's range (see exp_shifted).  eqs: the span may hold
  * elements equal to m (it set the running maximum); then only the blocks
  * whose block_max reaches m count such elements apart from the sum.  The
- * sum moves from T to double every BLOCK elements (each lane adds
- * BLOCK / LANES / 2 pair sums in T); the count, exact in T, once per span. */
+ * sum moves from T to double lanes every BLOCK elements (each lane adds
+ * BLOCK / LANES / 2 pair sums in T, see chunk_acc), and to a double once
+ * per span, like the count (exact in T). */
 static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
                              int eqs, const V *block_max, const V *block_min)
 {
     V m = SPLAT(st->m), neg_m = SPLAT(-st->m), zero = SPLAT(0), one = SPLAT(1);
     V cnt = zero;
+    FN(chunk_acc) sums;     /* the blocks' sums, reduced once per span */
+    FN(chunk_acc_init)(&sums);
     int64_t full = len / LANES * LANES, k = len - full;
     /* the loop over one block, with MODE, STORE and EQS constant in each copy */
 #define SMC_EXP_TERM(term, j, MODE, STORE, EQS)                               \
@@ -230,7 +233,13 @@ static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int
         } else {
             SMC_EXP_BLOCK_STORE(SMC_EXP_TWOSUM, 0);
         }
-        smc_twosum_add(&st->s_hi, &st->s_lo, FN(hsum)(acc));
+        FN(chunk_acc_add)(&sums, acc, zero, zero);
+    }
+    if (full) {
+        double span_sum, span_lo, no_count;
+        FN(chunk_acc_total)(&sums, &span_sum, &span_lo, &no_count);
+        smc_twosum_add(&st->s_hi, &st->s_lo, span_sum);
+        st->s_lo += span_lo;
     }
 #undef SMC_EXP_BLOCK_STORE
 #undef SMC_EXP_BLOCK
