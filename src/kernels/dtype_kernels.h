@@ -307,6 +307,8 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
         V bmax = SPLAT(-INFINITY);
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(p + i);
+            if (p != buf && (i * (int64_t)sizeof(T)) % 64 == 0)   /* once per cache line */
+                SMC_PREFETCH((const char *)(p + i) + SMC_PREFETCH_AHEAD_BYTES);
             bmax = VOP(max)(xv, bmax);       /* NaN ignored */
             vmin = VOP(min)(xv, vmin);
         }
