@@ -93,6 +93,7 @@ typedef struct smc_rowstats {
     double log_sum;  /* log(sum(exp((x - m) / T))); NaN likewise */
     double lse;      /* logsumexp of the row (temperature 1) */
     double scale_lo, log_sum_lo;   /* low parts of scale and log_sum */
+    double lo;       /* the row's smallest element where known (NaN ignored), else -inf */
 } smc_rowstats;
 
 static inline smc_partial smc_partial_empty(void)
@@ -266,6 +267,7 @@ static inline smc_rowstats smc_finalize(const smc_partial *p, int need_log, int 
         r.scale_lo = r.scale * (((1.0 - q) - q_err) - sum_lo * r.scale);
     }
     r.log_sum = r.log_sum_lo = r.lse = NAN;
+    r.lo = -INFINITY;          /* unknown here: row_stats sets it */
     if (need_log) {
         /* sum - 1 without rounding the small part against 1 (c is an
          * integer), kept two-term like the sum */

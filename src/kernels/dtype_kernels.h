@@ -448,13 +448,16 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
 /* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum).
  * y: where the exps go (softmax), or NULL (log_softmax, logsumexp). */
 static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                 int64_t len, double inv_t_s, double inv_t_lo, int use_t)
+                                 int64_t len, double inv_t_s, double inv_t_lo, int use_t,
+                                 double *lo_out)
 {
     const int64_t sz = (int64_t)sizeof(T);
     smc_partial st = smc_partial_empty();
     double lo;
     T block_max[SMC_CHUNK / BLOCK * LANES];
     st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
+    if (lo_out)
+        *lo_out = lo;
     int chunk_mode = FN(exp_mode)(lo, st.m, use_t);
     T ih, il;
     FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
@@ -516,15 +519,21 @@ static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
                                   double inv_t, double inv_t_lo, int use_t, int need_log)
 {
     smc_partial acc = smc_partial_empty();
+    double lo = INFINITY;
     for (int64_t c0 = 0; c0 < n; c0 += SMC_CHUNK) {
         int64_t len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        smc_partial p = FN(chunk_exp)(x + c0 * step, step, NULL, 0, len, inv_t, inv_t_lo, use_t);
+        double chunk_lo;
+        smc_partial p = FN(chunk_exp)(x + c0 * step, step, NULL, 0, len, inv_t, inv_t_lo, use_t,
+                                      &chunk_lo);
+        lo = chunk_lo < lo ? chunk_lo : lo;
         if (c0 == 0)
             acc = p;
         else
             smc_partial_merge(&acc, &p, inv_t, inv_t_lo);
     }
-    return smc_finalize(&acc, need_log, sizeof(T) == 8);
+    smc_rowstats st = smc_finalize(&acc, need_log, sizeof(T) == 8);
+    st.lo = lo;
+    return st;
 }
 
 /* ---- output pass ----------------------------------------------------------- */
@@ -551,10 +560,34 @@ static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
         }
     } else {
         FN(split2)(st->log_sum, st->log_sum_lo, &hi, &lo);
-        V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo);
-        for (int64_t i = 0; i < full; i += LANES)
-            VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t, inv_lo,
-                                                  use_t));
+        V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo), neg_m = VOP(sub)(SPLAT(0), m);
+        /* where the statistics pass knew the row's range (st->lo), x - m
+         * and its rounding error as in exp_diff_fast: the same bits, with
+         * no clamp and, for the Fast2Sum modes, three operations fewer */
+        int mode = FN(exp_mode)(st->lo, st->m, use_t);
+#define SMC_LSM_LOOP(MODE)                                                          \
+        for (int64_t i = 0; i < full; i += LANES) {                                 \
+            V xv = VOP(load)(x + i), d = VOP(sub)(xv, m), err;                      \
+            if (MODE == SMC_EXP_M_BIGGER)                                           \
+                err = VOP(sub)(xv, VOP(add)(d, m));                                 \
+            else if (MODE == SMC_EXP_X_BIGGER)                                      \
+                err = VOP(sub)(neg_m, VOP(sub)(d, xv));                             \
+            else                                                                    \
+                err = FN(sub_err)(xv, m, d);                                        \
+            VOP(store)(y + i, VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(err, ls_lo)));  \
+        }
+        if (mode == SMC_EXP_M_BIGGER) {
+            SMC_LSM_LOOP(SMC_EXP_M_BIGGER)
+        } else if (mode == SMC_EXP_X_BIGGER) {
+            SMC_LSM_LOOP(SMC_EXP_X_BIGGER)
+        } else if (mode == SMC_EXP_TWOSUM) {
+            SMC_LSM_LOOP(SMC_EXP_TWOSUM)
+        } else {
+            for (int64_t i = 0; i < full; i += LANES)
+                VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t,
+                                                      inv_lo, use_t));
+        }
+#undef SMC_LSM_LOOP
         if (k) {
             V xv = FN(load_partial)((const char *)(x + full), k, (T)0);
             FN(store_partial)((char *)(y + full),
@@ -644,7 +677,7 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
                             double inv_t, double inv_t_lo, int use_t)
 {
     if (n <= SMC_CHUNK) {
-        smc_partial p = FN(chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t);
+        smc_partial p = FN(chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t, NULL);
         smc_rowstats st = smc_finalize(&p, 0, sizeof(T) == 8);
         FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t, inv_t_lo);
         return;
@@ -665,7 +698,7 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
     for (int64_t ch = 0; ch < nchunks; ch++) {
         int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
         smc_partial p = FN(chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
-                                              len, inv_t, inv_t_lo, use_t);
+                                              len, inv_t, inv_t_lo, use_t, NULL);
         mk[ch] = p.m;
         if (ch == 0)
             acc = p;
@@ -722,7 +755,7 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             smc_partial p[SMC_ROW_GROUP];
             for (int64_t i = 0; i < g; i++)
                 p[i] = FN(chunk_exp)(x[i], xstep, y[i], ystep, n, job->inv_t, job->inv_t_lo,
-                                     job->use_t);
+                                     job->use_t, NULL);
             for (int64_t i = 0; i < g; i++) {
                 smc_rowstats st = smc_finalize(&p[i], 0, sizeof(T) == 8);
                 FN(softmax_chunk_scale)(y[i], ystep, n, p[i].m, &st, job->inv_t, job->inv_t_lo);
@@ -753,10 +786,11 @@ static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
     if (job->op == SMC_OP_SOFTMAX) {   /* writes exp to y, as softmax_row does */
         char *y = (char *)job->y.data + yoff + c0 * job->y.step;
         *out = FN(chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t,
-                                     job->inv_t_lo, job->use_t);
+                                     job->inv_t_lo, job->use_t, NULL);
         return;
     }
-    *out = FN(chunk_exp)(x, job->x.step, NULL, 0, len, job->inv_t, job->inv_t_lo, job->use_t);
+    *out = FN(chunk_exp)(x, job->x.step, NULL, 0, len, job->inv_t, job->inv_t_lo, job->use_t,
+                         NULL);
 }
 
 static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
