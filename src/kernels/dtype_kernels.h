@@ -29,6 +29,26 @@
  * scaling by 2^n.  NaN propagates; -inf gives +0. */
 SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out)
 {
+#ifdef EXP_TABLE
+    /* With a table of 2^(j/16) (EXP_TABLE, kernels.c): a = (n/16) ln2 + r,
+     * |r| <= ln2/32, so exp(a) = 2^floor(n/16) * 2^((n mod 16)/16) * exp(r).
+     * The middle factor is a two-term table entry picked by the low bits of
+     * t (n mod 16), exp(r) - 1 is a polynomial of degree 7 (EXP_TABLE_POLY),
+     * and *n_out is n/16: vscalef applies 2^floor of it.  Fewer
+     * multiply-adds than the degree-11 polynomial on |r| <= ln2/2, and the
+     * last rounding is of th + th*q, so about 0.5 ulp. */
+    V t = VOP(fma)(a, SPLAT(EXP_LOG2E * 16), SPLAT(EXP_ROUND_MAGIC));
+    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));
+    V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI / 16), a);   /* exact, as below */
+    r = VOP(fma)(n, SPLAT(-EXP_LN2_LO / 16), r);
+    r = VOP(add)(r, a_err);
+    *n_out = VOP(mul)(n, SPLAT(1.0 / 16));
+    SMC_CAT(DT, i) j = VOP(index_bits)(t);
+    V th = VOP(permute2)(VOP(load)(EXP_TABLE), j, VOP(load)(EXP_TABLE + LANES));
+    V tl = VOP(permute2)(VOP(load)(EXP_TABLE + 2 * LANES), j, VOP(load)(EXP_TABLE + 3 * LANES));
+    V q = VOP(fma)(VOP(mul)(r, r), EXP_TABLE_POLY(r), r);
+    return VOP(add)(VOP(fma)(th, q, tl), th);
+#else
     V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
     V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));  /* round(a / ln2) */
     V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);   /* exact: n*LN2_HI has spare bits */
@@ -36,6 +56,7 @@ SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out)
     r = VOP(add)(r, a_err);
     *n_out = n;
     return EXP_POLY(r);
+#endif
 }
 
 /* Far from 0 (results near the ends of the range, +-inf): a clamped to

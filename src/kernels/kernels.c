@@ -84,6 +84,28 @@ SMC_INLINE f64v smc_exp_poly_eval_f64(f64v r)
     return f64_fma(p, r, f64_set1(1.0));
 }
 #define EXP_POLY(r) smc_exp_poly_eval_f64(r)
+#if SMC_ISA_HAS_SCALEF && SMC_ISA_HAS_PERMUTE2
+/* the table-driven exp (exp_poly_of): 2^(j/16) = hi[j] + lo[j] for
+ * j = 0..15 (hi rounded to nearest, lo the rest rounded; mpmath, 300 bits),
+ * and the Taylor polynomial of (exp(r) - 1 - r) / r^2 to degree 5: the
+ * first omitted term, r^8/8!, is below 1.2e-18 of exp(r) on |r| <= ln2/32 */
+static const double smc_exp2_16ths[32] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0,
+    0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041b9d78a76p-55, 0x1.9b07eb6c70573p-54,
+    0x1.6f46ad23182e4p-55, 0x1.ada0911f09ebcp-55, 0x1.d4397afec42e2p-56, 0x1.6324c054647adp-54,
+    -0x1.bdd3413b26456p-54, -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56,
+    0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55, -0x1.e9c23179c2893p-54,
+};
+#define EXP_TABLE smc_exp2_16ths
+#define EXP_TABLE_POLY(r)                                                           \
+    f64_fma(f64_fma(f64_fma(f64_fma(f64_fma(                                        \
+        f64_set1(0x1.a01a01a01a01ap-13), r, f64_set1(0x1.6c16c16c16c17p-10)), r,    \
+        f64_set1(0x1.1111111111111p-7)), r, f64_set1(0x1.5555555555555p-5)), r,     \
+        f64_set1(0x1.5555555555555p-3)), r, f64_set1(0.5))
+#endif
 #include "dtype_kernels.h"
 #include "dtype_loss.h"
 

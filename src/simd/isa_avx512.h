@@ -118,6 +118,10 @@ SMC_INLINE f64i f64_perm_index(const int32_t *idx)
     return _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)idx));
 }
 SMC_INLINE f64v f64_permute(f64v a, f64i idx) { return _mm512_permutexvar_pd(idx, a); }
+/* lane l of (a, b) concatenated: index bits 0-2 pick the lane, bit 3 a or b */
+#define SMC_ISA_HAS_PERMUTE2 1
+SMC_INLINE f64v f64_permute2(f64v a, f64i idx, f64v b) { return _mm512_permutex2var_pd(a, idx, b); }
+SMC_INLINE f64i f64_index_bits(f64v a) { return _mm512_castpd_si512(a); }
 
 SMC_INLINE f64v f32_widen_lo(f32v a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
 SMC_INLINE f64v f32_widen_hi(f32v a)
