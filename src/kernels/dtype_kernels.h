@@ -172,19 +172,26 @@ enum {
 };
 #endif
 
-/* exp(x - m) with the rounding error of x - m carried in, for a block in
- * one of the fast modes (not SLOW): no clamps, no range check, and the
- * Fast2Sum modes find the same exact error in two operations instead of
- * five, so every mode gives the same bits. */
+/* x - m and (in *err) its exact rounding error, for a block in one of the
+ * fast modes (not SLOW): no clamp, and the Fast2Sum modes find the same
+ * error in two operations instead of five, so every mode gives the same
+ * bits.  exp_diff_fast: exp(x - m) with that error carried in, and no
+ * range check. */
+SMC_INLINE V FN(diff_fast)(V x, V m, V neg_m, int mode, V *err)
+{
+    V d = VOP(sub)(x, m);
+    if (mode == SMC_EXP_M_BIGGER)
+        *err = VOP(sub)(x, VOP(add)(d, m));
+    else if (mode == SMC_EXP_X_BIGGER)
+        *err = VOP(sub)(neg_m, VOP(sub)(d, x));
+    else
+        *err = FN(sub_err)(x, m, d);
+    return d;
+}
+
 SMC_INLINE V FN(exp_diff_fast)(V x, V m, V neg_m, int mode)
 {
-    V d = VOP(sub)(x, m), err;
-    if (mode == SMC_EXP_M_BIGGER)
-        err = VOP(sub)(x, VOP(add)(d, m));
-    else if (mode == SMC_EXP_X_BIGGER)
-        err = VOP(sub)(neg_m, VOP(sub)(d, x));
-    else
-        err = FN(sub_err)(x, m, d);
+    V err, d = FN(diff_fast)(x, m, neg_m, mode, &err);
     return FN(exp_core_normal)(d, err);
 }
 
@@ -583,18 +590,12 @@ static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
         FN(split2)(st->log_sum, st->log_sum_lo, &hi, &lo);
         V ls_hi = SPLAT(hi), ls_lo = SPLAT(lo), neg_m = VOP(sub)(SPLAT(0), m);
         /* where the statistics pass knew the row's range (st->lo), x - m
-         * and its rounding error as in exp_diff_fast: the same bits, with
-         * no clamp and, for the Fast2Sum modes, three operations fewer */
+         * and its rounding error by diff_fast: the same bits, with no clamp
+         * and, for the Fast2Sum modes, three operations fewer */
         int mode = FN(exp_mode)(st->lo, st->m, use_t);
 #define SMC_LSM_LOOP(MODE)                                                          \
         for (int64_t i = 0; i < full; i += LANES) {                                 \
-            V xv = VOP(load)(x + i), d = VOP(sub)(xv, m), err;                      \
-            if (MODE == SMC_EXP_M_BIGGER)                                           \
-                err = VOP(sub)(xv, VOP(add)(d, m));                                 \
-            else if (MODE == SMC_EXP_X_BIGGER)                                      \
-                err = VOP(sub)(neg_m, VOP(sub)(d, xv));                             \
-            else                                                                    \
-                err = FN(sub_err)(xv, m, d);                                        \
+            V err, d = FN(diff_fast)(VOP(load)(x + i), m, neg_m, MODE, &err);       \
             VOP(store)(y + i, VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(err, ls_lo)));  \
         }
         if (mode == SMC_EXP_M_BIGGER) {
