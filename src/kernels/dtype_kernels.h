@@ -473,19 +473,16 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
     FN(chunk_acc_add)(chunk, acc0, acc1, cnt);
 }
 
-/* Passes 1 and 2 over one chunk; returns its partial (m, count of m, sum).
- * y: where the exps go (softmax), or NULL (log_softmax, logsumexp). */
-static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                 int64_t len, double inv_t_s, double inv_t_lo, int use_t,
-                                 double *lo_out)
+/* Pass 2 over one chunk, given pass 1's results (chunk_range): its partial
+ * (m, count of m, sum).  y: where the exps go (softmax), or NULL
+ * (log_softmax, logsumexp). */
+static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t ystep,
+                                  int64_t len, double chunk_m, double lo, const T *block_max,
+                                  double inv_t_s, double inv_t_lo, int use_t)
 {
     const int64_t sz = (int64_t)sizeof(T);
     smc_partial st = smc_partial_empty();
-    double lo;
-    T block_max[SMC_CHUNK / BLOCK * LANES];
-    st.m = FN(chunk_range)(x, xstep, len, &lo, block_max);
-    if (lo_out)
-        *lo_out = lo;
+    st.m = chunk_m;
     int chunk_mode = FN(exp_mode)(lo, st.m, use_t);
     T ih, il;
     FN(split2)(inv_t_s, inv_t_lo, &ih, &il);
@@ -539,6 +536,19 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
     if (len % LANES && st.m == -INFINITY)
         st.c -= (double)(LANES - len % LANES);
     return st;
+}
+
+/* Passes 1 and 2 over one chunk; *lo_out (if not NULL): its smallest element. */
+static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
+                                 int64_t len, double inv_t_s, double inv_t_lo, int use_t,
+                                 double *lo_out)
+{
+    double lo;
+    T block_max[SMC_CHUNK / BLOCK * LANES];
+    double m = FN(chunk_range)(x, xstep, len, &lo, block_max);
+    if (lo_out)
+        *lo_out = lo;
+    return FN(chunk_sums)(x, xstep, y, ystep, len, m, lo, block_max, inv_t_s, inv_t_lo, use_t);
 }
 
 /* Statistics of a whole row: chunk partials merged left to right (the same
@@ -750,6 +760,10 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
 #define SMC_ROW_GROUP_BYTES 4096
 #endif
 
+/* Lane maxima of the blocks of one grouped row (rows() below). */
+#define SMC_GROUP_BLOCK_MAX \
+    ((SMC_ROW_GROUP_BYTES / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * LANES)
+
 static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
 {
     smc_row_iter it;
@@ -758,6 +772,7 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
     char *yb = (char *)job->y.data;
     const int64_t n = job->g.n, xstep = job->x.step, ystep = job->y.step;
     const int grouped = n * (int64_t)sizeof(T) <= SMC_ROW_GROUP_BYTES;
+    const int op = job->op, need_log = op != SMC_OP_SOFTMAX;
     for (int64_t r = r0; r < r1;) {
         int64_t g = grouped ? (r1 - r < SMC_ROW_GROUP ? r1 - r : SMC_ROW_GROUP) : 1;
         const char *x[SMC_ROW_GROUP];
@@ -767,31 +782,46 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             y[i] = yb + it.yoff;
         }
         r += g;
-        if (job->op == SMC_OP_SOFTMAX) {
-            if (!grouped) {
+        if (!grouped) {
+            if (op == SMC_OP_SOFTMAX) {
                 FN(softmax_row)(x[0], xstep, y[0], ystep, n, job->inv_t, job->inv_t_lo,
                                 job->use_t);
-                continue;
-            }
-            /* softmax_row for rows of one chunk, pass by pass */
-            smc_partial p[SMC_ROW_GROUP];
-            for (int64_t i = 0; i < g; i++)
-                p[i] = FN(chunk_exp)(x[i], xstep, y[i], ystep, n, job->inv_t, job->inv_t_lo,
-                                     job->use_t, NULL);
-            for (int64_t i = 0; i < g; i++) {
-                smc_rowstats st = smc_finalize(&p[i], 0, sizeof(T) == 8);
-                FN(softmax_chunk_scale)(y[i], ystep, n, p[i].m, &st, job->inv_t, job->inv_t_lo);
+            } else {
+                smc_rowstats st = FN(row_stats)(x[0], xstep, n, job->inv_t, job->inv_t_lo,
+                                                job->use_t, 1);
+                if (op == SMC_OP_LOGSUMEXP)
+                    FN(store1)(y[0], (T)st.lse);
+                else
+                    FN(apply_strided)(op, x[0], xstep, y[0], ystep, n, &st, job->inv_t,
+                                      job->inv_t_lo, job->use_t);
             }
             continue;
         }
+        /* Rows of one chunk: softmax_row / row_stats stage by stage, each
+         * stage over the whole group, so the serial end of each stage
+         * (reductions, log1p, division) overlaps with the next row's. */
+        double m[SMC_ROW_GROUP], lo[SMC_ROW_GROUP];
+        T block_max[SMC_ROW_GROUP][SMC_GROUP_BLOCK_MAX];
+        smc_partial p[SMC_ROW_GROUP];
         smc_rowstats st[SMC_ROW_GROUP];
         for (int64_t i = 0; i < g; i++)
-            st[i] = FN(row_stats)(x[i], xstep, n, job->inv_t, job->inv_t_lo, job->use_t, 1);
+            m[i] = FN(chunk_range)(x[i], xstep, n, &lo[i], block_max[i]);
+        for (int64_t i = 0; i < g; i++)
+            p[i] = FN(chunk_sums)(x[i], xstep, op == SMC_OP_SOFTMAX ? y[i] : NULL, ystep, n,
+                                  m[i], lo[i], block_max[i], job->inv_t, job->inv_t_lo,
+                                  job->use_t);
         for (int64_t i = 0; i < g; i++) {
-            if (job->op == SMC_OP_LOGSUMEXP)
+            st[i] = smc_finalize(&p[i], need_log, sizeof(T) == 8);
+            st[i].lo = lo[i];
+        }
+        for (int64_t i = 0; i < g; i++) {
+            if (op == SMC_OP_SOFTMAX)
+                FN(softmax_chunk_scale)(y[i], ystep, n, p[i].m, &st[i], job->inv_t,
+                                        job->inv_t_lo);
+            else if (op == SMC_OP_LOGSUMEXP)
                 FN(store1)(y[i], (T)st[i].lse);
             else
-                FN(apply_strided)(job->op, x[i], xstep, y[i], ystep, n, &st[i], job->inv_t,
+                FN(apply_strided)(op, x[i], xstep, y[i], ystep, n, &st[i], job->inv_t,
                                   job->inv_t_lo, job->use_t);
         }
     }
