@@ -351,54 +351,82 @@ static void FN(segment_add)(const smc_loss_job *job, char *grad, smc_segments *s
  * (x, q, grad point at the row), into a fresh chunk state.  grad NULL:
  * statistics only.  The maximum is taken over spans of SPAN elements (fewer
  * horizontal reductions on the critical path); sums are flushed to double
- * every BLOCK elements. */
+ * every BLOCK elements.  Each span is two steps: span_range, then
+ * span_exps (xent_group runs the first step of several rows before the
+ * second). */
 #define SPAN (8192 / (int)sizeof(T))    /* a multiple of BLOCK; x, q, e stay in L1 */
+
+typedef struct FN(span_bounds) {
+    double max, min;                    /* NaN ignored */
+    V block_max[SPAN / BLOCK], block_min[SPAN / BLOCK];
+} FN(span_bounds);
+
+/* Step 1 over the span xc[0..cl): its range, st raised to its maximum. */
+static inline void FN(span_range)(const T *xc, int64_t cl, smc_partial *st,
+                                  FN(span_bounds) *sr)
+{
+    sr->min = FN(span_max_update)(xc, cl, st, &sr->max, sr->block_max, sr->block_min);
+}
+
+/* Step 2 over the span of elements [c0, c0 + cl) (xc: their contiguous
+ * view): the u-sums and the exps, into st and cs.  ebuf: room for the
+ * span's exps when the gradient row is strided. */
+static void FN(span_exps)(const smc_loss_job *job, const T *xc, const char *q, char *grad,
+                          T *ebuf, int64_t c_start, int64_t c0, int64_t cl, smc_partial *st,
+                          const FN(span_bounds) *sr, smc_xent_chunk *cs)
+{
+    const int64_t qs = job->target.step, gs = job->grad.step, sz = (int64_t)sizeof(T);
+    const T *w = (const T *)job->weight;
+    /* every x - m of the span within exp's normal range: cheap exp */
+    int fast = sr->min - st->m >= SMC_EXP_NORMAL_MIN;
+    /* below the running maximum, no element equals it */
+    int eqs = !(sr->max < st->m);
+    if (job->need_u) {
+        if (isfinite(st->m) && st->m != cs->ref) {
+            /* move D to the new maximum: each term shifts by (ref - m) */
+            if (cs->u != 0.0)
+                cs->d += (cs->ref - st->m) * cs->u;
+            cs->ref = st->m;
+        }
+        T qbuf[SPAN];
+        const T *qc = job->kind == SMC_TARGET_PROBS
+                          ? FN(contig_view)(q + c0 * qs, qs, cl, qbuf) : NULL;
+        for (int64_t b = 0; b < cl; b += BLOCK)
+            FN(usum_block)(job, xc + b, qc ? qc + b : NULL, w ? w + c0 + b : NULL,
+                           cl - b < BLOCK ? cl - b : BLOCK, cs);
+    }
+    T *ec = NULL;
+    if (grad) {
+        FN(segment_add)(job, grad, &cs->sg, c_start, c0, st->m);
+        ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
+    }
+    FN(exp_sum_span)(xc, ec, cl, st, fast, eqs, sr->block_max, sr->block_min);
+    if (ec == ebuf)
+        FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
+}
+
+static inline void FN(xent_chunk_init)(smc_xent_chunk *cs)
+{
+    cs->p = smc_partial_empty();
+    cs->u = cs->d = cs->ref = 0.0;
+    cs->sg.n = 0;
+}
+
 static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const char *q,
                                  char *grad, int64_t c_start, int64_t c_end,
                                  smc_xent_chunk *cs)
 {
-    const int64_t xs = job->x.step, qs = job->target.step;
-    const int64_t gs = job->grad.step, sz = (int64_t)sizeof(T);
-    const T *w = (const T *)job->weight;
-    smc_partial st = smc_partial_empty();
-    T xbuf[SPAN], qbuf[SPAN], ebuf[SPAN];
-    cs->u = cs->d = cs->ref = 0.0;
-    cs->sg.n = 0;
+    const int64_t xs = job->x.step;
+    T xbuf[SPAN], ebuf[SPAN];
+    FN(xent_chunk_init)(cs);
     for (int64_t c0 = c_start; c0 < c_end; c0 += SPAN) {
         int64_t cl = c_end - c0 < SPAN ? c_end - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
-        double span_max;
-        V block_max[SPAN / BLOCK], block_min[SPAN / BLOCK];
-        double span_min = FN(span_max_update)(xc, cl, &st, &span_max, block_max, block_min);
-        /* every x - m of the span within exp's normal range: cheap exp */
-        int fast = span_min - st.m >= SMC_EXP_NORMAL_MIN;
-        /* below the running maximum, no element equals it */
-        int eqs = !(span_max < st.m);
-        if (job->need_u) {
-            if (isfinite(st.m) && st.m != cs->ref) {
-                /* move D to the new maximum: each term shifts by (ref - m) */
-                if (cs->u != 0.0)
-                    cs->d += (cs->ref - st.m) * cs->u;
-                cs->ref = st.m;
-            }
-            const T *qc = job->kind == SMC_TARGET_PROBS
-                              ? FN(contig_view)(q + c0 * qs, qs, cl, qbuf) : NULL;
-            for (int64_t b = 0; b < cl; b += BLOCK)
-                FN(usum_block)(job, xc + b, qc ? qc + b : NULL, w ? w + c0 + b : NULL,
-                               cl - b < BLOCK ? cl - b : BLOCK, cs);
-        }
-        T *ec = NULL;
-        if (grad) {
-            FN(segment_add)(job, grad, &cs->sg, c_start, c0, st.m);
-            ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
-        }
-        FN(exp_sum_span)(xc, ec, cl, &st, fast, eqs, block_max, block_min);
-        if (ec == ebuf)
-            FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
+        FN(span_bounds) sr;
+        FN(span_range)(xc, cl, &cs->p, &sr);
+        FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &cs->p, &sr, cs);
     }
-    cs->p = st;
 }
-#undef SPAN
 
 /* ---- cross-entropy: the row steps --------------------------------------------------
  * prep (label, target logit), pass 1 per chunk, merge (loss, gradient
@@ -518,6 +546,46 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
     FN(xent_fix)(job, grad, &ri);
 }
 
+/* Rows of one span (1 <= n <= SPAN) with contiguous logits, in groups of
+ * up to SMC_XENT_GROUP: xent_row step by step, each step over the whole
+ * group, so that each row's serial chain (reductions, log, division,
+ * expm1) overlaps with its neighbours' instead of stalling the next row.
+ * The same steps per row as xent_row: the same bits. */
+#define SMC_XENT_GROUP 8
+static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const *x,
+                           const char *const *tgt, char *const *grad, double *loss)
+{
+    const int64_t n = job->g.n;
+    smc_xent_row ri[SMC_XENT_GROUP];
+    smc_xent_chunk cs[SMC_XENT_GROUP];
+    FN(span_bounds) sr[SMC_XENT_GROUP];
+    T ebuf[SPAN];
+    for (int64_t i = 0; i < k; i++) {
+        FN(xent_prep)(job, x[i], tgt[i], &ri[i]);
+        FN(xent_chunk_init)(&cs[i]);
+        if (!ri[i].ignored)
+            FN(span_range)((const T *)x[i], n, &cs[i].p, &sr[i]);
+    }
+    for (int64_t i = 0; i < k; i++)
+        if (!ri[i].ignored)
+            FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &cs[i].p,
+                          &sr[i], &cs[i]);
+    for (int64_t i = 0; i < k; i++)
+        loss[i] = FN(xent_merge)(job, &ri[i], &cs[i], 1);
+    for (int64_t i = 0; i < k; i++)
+        if (grad[i])
+            FN(xent_chunk_grad)(job, tgt[i], grad[i], &ri[i], &cs[i], 0, n);
+    for (int64_t i = 0; i < k; i++)
+        if (grad[i])
+            FN(xent_fix)(job, grad[i], &ri[i]);
+}
+
+static inline int FN(xent_groups_ok)(const smc_loss_job *job)
+{
+    return job->g.n >= 1 && job->g.n <= SPAN && job->x.step == (int64_t)sizeof(T);
+}
+#undef SPAN
+
 /* Rows whose class axis is strided (cross-entropy over a leading axis):
  * read one element per cache line, a row at a time is 10-20x slower than
  * NumPy.  Several rows at once are moved through a contiguous buffer
@@ -560,6 +628,21 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
     const int64_t tile = FN(xent_tile_rows)(job);
     const int64_t pitch = FN(xent_tile_pitch)(n);
     T *buf = tile ? malloc((size_t)(2 * tile * pitch) * sizeof(T)) : NULL;
+    if (!buf && FN(xent_groups_ok)(job)) {
+        for (int64_t r = r0; r < r1;) {
+            int64_t k = r1 - r < SMC_XENT_GROUP ? r1 - r : SMC_XENT_GROUP;
+            const char *xr[SMC_XENT_GROUP], *tr[SMC_XENT_GROUP];
+            char *gr[SMC_XENT_GROUP];
+            for (int64_t i = 0; i < k; i++, smc_multi_iter_next(&it)) {
+                xr[i] = (const char *)job->x.data + it.off[0];
+                tr[i] = (const char *)job->target.data + it.off[1];
+                gr[i] = grad ? (char *)grad->data + it.off[2] : NULL;
+            }
+            FN(xent_group)(job, k, xr, tr, gr, &job->row_loss[r]);
+            r += k;
+        }
+        return;
+    }
     if (!buf) {     /* a row at a time (also when there is no memory for a tile) */
         for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it)) {
             const char *x = (const char *)job->x.data + it.off[0];
@@ -586,10 +669,24 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
         for (int64_t j = 0; j < n; j++)
             for (int64_t i = 0; i < k; i++)
                 tx[i * pitch + j] = FN(load1)(xr[i] + j * xs);
-        for (int64_t i = 0; i < k; i++) {
-            smc_xent_chunk *cs = nch <= SMC_XENT_STACK_CHUNKS ? local : job->chunks + (r + i) * nch;
-            FN(xent_row)(&tj, (const char *)(tx + i * pitch), tr[i],
-                         grad ? (char *)(tg + i * pitch) : NULL, cs, &job->row_loss[r + i]);
+        if (FN(xent_groups_ok)(&tj)) {
+            for (int64_t i0 = 0; i0 < k; i0 += SMC_XENT_GROUP) {
+                int64_t gk = k - i0 < SMC_XENT_GROUP ? k - i0 : SMC_XENT_GROUP;
+                const char *gx[SMC_XENT_GROUP];
+                char *gg[SMC_XENT_GROUP];
+                for (int64_t i = 0; i < gk; i++) {
+                    gx[i] = (const char *)(tx + (i0 + i) * pitch);
+                    gg[i] = grad ? (char *)(tg + (i0 + i) * pitch) : NULL;
+                }
+                FN(xent_group)(&tj, gk, gx, tr + i0, gg, &job->row_loss[r + i0]);
+            }
+        } else {
+            for (int64_t i = 0; i < k; i++) {
+                smc_xent_chunk *cs = nch <= SMC_XENT_STACK_CHUNKS ? local
+                                                                  : job->chunks + (r + i) * nch;
+                FN(xent_row)(&tj, (const char *)(tx + i * pitch), tr[i],
+                             grad ? (char *)(tg + i * pitch) : NULL, cs, &job->row_loss[r + i]);
+            }
         }
         if (grad)       /* all of the tile's x was read: grad may be x itself */
             for (int64_t j = 0; j < n; j++)
