@@ -748,21 +748,10 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
 
 /* ---- entry points of the kernel table -------------------------------------------- */
 
-/* Rows of up to this many bytes go through rows() in groups: each row's
- * statistics end in a long serial chain (reductions, log1p, division) that
- * its output pass waits for.  Taking the statistics of a few rows first and
- * then their output passes lets the chains of neighbouring rows overlap, and
- * the group (SMC_ROW_GROUP rows of at most SMC_ROW_GROUP_BYTES) is still
- * in L1/L2 for the second pass.  The same functions in another order: the
- * results are the same bit for bit. */
-#ifndef SMC_ROW_GROUP
-#define SMC_ROW_GROUP 8
-#define SMC_ROW_GROUP_BYTES 4096
-#endif
-
-/* Lane maxima of the blocks of one grouped row (rows() below). */
+/* Lane maxima of the blocks of one row of a group (smc_group_rows: rows of
+ * at most SMC_GROUP_BYTES / 2). */
 #define SMC_GROUP_BLOCK_MAX \
-    ((SMC_ROW_GROUP_BYTES / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * LANES)
+    ((SMC_GROUP_BYTES / 2 / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * LANES)
 
 static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
 {
@@ -771,12 +760,13 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
     const char *xb = (const char *)job->x.data;
     char *yb = (char *)job->y.data;
     const int64_t n = job->g.n, xstep = job->x.step, ystep = job->y.step;
-    const int grouped = n * (int64_t)sizeof(T) <= SMC_ROW_GROUP_BYTES;
+    const int64_t group = smc_group_rows(n * (int64_t)sizeof(T));
+    const int grouped = group >= 2;
     const int op = job->op, need_log = op != SMC_OP_SOFTMAX;
     for (int64_t r = r0; r < r1;) {
-        int64_t g = grouped ? (r1 - r < SMC_ROW_GROUP ? r1 - r : SMC_ROW_GROUP) : 1;
-        const char *x[SMC_ROW_GROUP];
-        char *y[SMC_ROW_GROUP];
+        int64_t g = grouped ? (r1 - r < group ? r1 - r : group) : 1;
+        const char *x[SMC_GROUP_ROWS];
+        char *y[SMC_GROUP_ROWS];
         for (int64_t i = 0; i < g; i++, smc_row_iter_next(&it)) {
             x[i] = xb + it.xoff;
             y[i] = yb + it.yoff;
@@ -797,13 +787,13 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             }
             continue;
         }
-        /* Rows of one chunk: softmax_row / row_stats stage by stage, each
-         * stage over the whole group, so the serial end of each stage
-         * (reductions, log1p, division) overlaps with the next row's. */
-        double m[SMC_ROW_GROUP], lo[SMC_ROW_GROUP];
-        T block_max[SMC_ROW_GROUP][SMC_GROUP_BLOCK_MAX];
-        smc_partial p[SMC_ROW_GROUP];
-        smc_rowstats st[SMC_ROW_GROUP];
+        /* softmax_row / row_stats (rows of one chunk) stage by stage, each
+         * stage over the whole group (smc_group_rows): the same steps per
+         * row, so the same bits. */
+        double m[SMC_GROUP_ROWS], lo[SMC_GROUP_ROWS];
+        T block_max[SMC_GROUP_ROWS][SMC_GROUP_BLOCK_MAX];
+        smc_partial p[SMC_GROUP_ROWS];
+        smc_rowstats st[SMC_GROUP_ROWS];
         for (int64_t i = 0; i < g; i++)
             m[i] = FN(chunk_range)(x[i], xstep, n, &lo[i], block_max[i]);
         for (int64_t i = 0; i < g; i++)

@@ -546,19 +546,16 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
     FN(xent_fix)(job, grad, &ri);
 }
 
-/* Rows of one span (1 <= n <= SPAN) with contiguous logits, in groups of
- * up to SMC_XENT_GROUP: xent_row step by step, each step over the whole
- * group, so that each row's serial chain (reductions, log, division,
- * expm1) overlaps with its neighbours' instead of stalling the next row.
+/* Rows of one span (1 <= n <= SPAN) with contiguous logits, in groups
+ * (smc_group_rows): xent_row step by step, each step over the whole group.
  * The same steps per row as xent_row: the same bits. */
-#define SMC_XENT_GROUP 8
 static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const *x,
                            const char *const *tgt, char *const *grad, double *loss)
 {
     const int64_t n = job->g.n;
-    smc_xent_row ri[SMC_XENT_GROUP];
-    smc_xent_chunk cs[SMC_XENT_GROUP];
-    FN(span_bounds) sr[SMC_XENT_GROUP];
+    smc_xent_row ri[SMC_GROUP_ROWS];
+    smc_xent_chunk cs[SMC_GROUP_ROWS];
+    FN(span_bounds) sr[SMC_GROUP_ROWS];
     T ebuf[SPAN];
     for (int64_t i = 0; i < k; i++) {
         FN(xent_prep)(job, x[i], tgt[i], &ri[i]);
@@ -580,9 +577,12 @@ static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const
             FN(xent_fix)(job, grad[i], &ri[i]);
 }
 
-static inline int FN(xent_groups_ok)(const smc_loss_job *job)
+/* The group size for job's rows (xent_group), or 0: a row at a time. */
+static inline int64_t FN(xent_group_rows)(const smc_loss_job *job)
 {
-    return job->g.n >= 1 && job->g.n <= SPAN && job->x.step == (int64_t)sizeof(T);
+    int64_t g = smc_group_rows(job->g.n * (int64_t)sizeof(T));
+    int ok = job->g.n >= 1 && job->g.n <= SPAN && job->x.step == (int64_t)sizeof(T);
+    return ok && g >= 2 ? g : 0;
 }
 #undef SPAN
 
@@ -628,11 +628,12 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
     const int64_t tile = FN(xent_tile_rows)(job);
     const int64_t pitch = FN(xent_tile_pitch)(n);
     T *buf = tile ? malloc((size_t)(2 * tile * pitch) * sizeof(T)) : NULL;
-    if (!buf && FN(xent_groups_ok)(job)) {
+    const int64_t group = FN(xent_group_rows)(job);
+    if (!buf && group) {
         for (int64_t r = r0; r < r1;) {
-            int64_t k = r1 - r < SMC_XENT_GROUP ? r1 - r : SMC_XENT_GROUP;
-            const char *xr[SMC_XENT_GROUP], *tr[SMC_XENT_GROUP];
-            char *gr[SMC_XENT_GROUP];
+            int64_t k = r1 - r < group ? r1 - r : group;
+            const char *xr[SMC_GROUP_ROWS], *tr[SMC_GROUP_ROWS];
+            char *gr[SMC_GROUP_ROWS];
             for (int64_t i = 0; i < k; i++, smc_multi_iter_next(&it)) {
                 xr[i] = (const char *)job->x.data + it.off[0];
                 tr[i] = (const char *)job->target.data + it.off[1];
@@ -657,6 +658,7 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
     tj.x.step = tj.grad.step = (int64_t)sizeof(T);
     const int64_t xs = job->x.step, gs = job->grad.step;
     T *tx = buf, *tg = buf + tile * pitch;
+    const int64_t tile_group = FN(xent_group_rows)(&tj);
     for (int64_t r = r0; r < r1;) {
         int64_t k = r1 - r < tile ? r1 - r : tile;
         const char *xr[SMC_XENT_TILE_MAX], *tr[SMC_XENT_TILE_MAX];
@@ -669,11 +671,11 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
         for (int64_t j = 0; j < n; j++)
             for (int64_t i = 0; i < k; i++)
                 tx[i * pitch + j] = FN(load1)(xr[i] + j * xs);
-        if (FN(xent_groups_ok)(&tj)) {
-            for (int64_t i0 = 0; i0 < k; i0 += SMC_XENT_GROUP) {
-                int64_t gk = k - i0 < SMC_XENT_GROUP ? k - i0 : SMC_XENT_GROUP;
-                const char *gx[SMC_XENT_GROUP];
-                char *gg[SMC_XENT_GROUP];
+        if (tile_group) {
+            for (int64_t i0 = 0; i0 < k; i0 += tile_group) {
+                int64_t gk = k - i0 < tile_group ? k - i0 : tile_group;
+                const char *gx[SMC_GROUP_ROWS];
+                char *gg[SMC_GROUP_ROWS];
                 for (int64_t i = 0; i < gk; i++) {
                     gx[i] = (const char *)(tx + (i0 + i) * pitch);
                     gg[i] = grad ? (char *)(tg + (i0 + i) * pitch) : NULL;
