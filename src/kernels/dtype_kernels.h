@@ -1114,17 +1114,20 @@ static inline f64v smc_v_two_prod(f64v a, f64v b, f64v *err)
     return p;
 }
 
-/* log1p(r) for float32 results: relative error a few 2^-53, far below what
- * a float rounding of the result can see.  Domain of the short rows:
- * r = c - 1 + s with c >= 1 maxima and 0 <= s < n other terms, so
- * 1 + r in [1, 2^15.5) (n <= SMC_SHORT_MAX_VECS * LANES), or r = -1 (an
- * empty row: -inf), or NaN (kept). */
-static inline f64v smc_v_log1p_short(f64v r)
+/* log1p(r) on the domain of the short rows: r = c - 1 + s with c >= 1
+ * maxima and 0 <= s < n other terms, so 1 + r in [1, 2^15.5)
+ * (n <= SMC_SHORT_MAX_VECS * LANES), or r = -1 (an empty row: -inf), or
+ * NaN (kept).  lo NULL (float32 results): relative error a few 2^-53, far
+ * below what a float rounding of the result can see.  Otherwise the result
+ * is hi + *lo, to about 2^-60 relative (float64 results need more than one
+ * double: libm's log1p alone is off by up to about 0.5 ulp). */
+static inline f64v smc_v_log1p_short(f64v r, f64v *lo)
 {
-    f64v u_err, u = smc_v_two_sum(f64_set1(1.0), r, &u_err);
+    const f64v one = f64_set1(1.0), zero = f64_set1(0.0);
+    f64v u_err, u = smc_v_two_sum(one, r, &u_err);
     /* u = 2^k * t with t in [2^-0.5, 2^0.5], by exact powers of 2 (no
      * integer ops in the backends: four compare-and-scale steps) */
-    f64v t = u, sc = f64_set1(1.0), k = f64_set1(0.0);
+    f64v t = u, sc = one, k = zero;
     static const double step[4] = { 8, 4, 2, 1 };
     static const double above[4] = { 181.01933598375618, 11.313708498984761,   /* 2^(step - 0.5) */
                                      2.8284271247461903, 1.4142135623730951 };
@@ -1136,27 +1139,54 @@ static inline f64v smc_v_log1p_short(f64v r)
         k = f64_select(big, f64_add(k, f64_set1(step[i])), k);
     }
     f64v t_err = f64_mul(u_err, sc);
-    f64v a = f64_add(f64_sub(t, f64_set1(1.0)), t_err);   /* t - 1 exact (Sterbenz) */
-    f64v z = f64_div(a, f64_add(f64_add(t, f64_set1(1.0)), t_err));
-    /* log(t) = 2 atanh(z) = 2z + z^3 (2/3 + 2/5 z^2 + ...), |z| <= 0.172:
-     * the terms up to z^23 leave a relative error below 1e-18 */
+    /* log(t + t_err) = 2 atanh(z), z = (t - 1 + t_err) / (t + 1 + t_err);
+     * t - 1 is exact (Sterbenz) */
+    f64v z, z_lo = zero;
+    if (!lo) {
+        f64v a = f64_add(f64_sub(t, one), t_err);
+        z = f64_div(a, f64_add(f64_add(t, one), t_err));
+    } else {
+        /* z as z + z_lo: the numerator (t - 1) + t_err exactly, the
+         * denominator b + b_lo by TwoSum, and the division's remainder */
+        f64v b_lo, b = smc_v_two_sum(t, one, &b_lo);
+        b_lo = f64_add(b_lo, t_err);
+        f64v a = f64_sub(t, one);
+        z = f64_div(f64_add(a, t_err), b);
+        f64v rem = f64_fma(f64_sub(zero, z), b, a);      /* (rounded once) */
+        rem = f64_sub(f64_add(rem, t_err), f64_mul(z, b_lo));
+        z_lo = f64_div(rem, b);
+    }
+    /* 2 atanh(z) = 2z + z^3 (2/3 + 2/5 z^2 + ...), |z| <= 0.172: the terms
+     * up to z^23 leave a relative error below 1e-18 */
     f64v w = f64_mul(z, z);
     f64v q = f64_set1(2.0 / 23);
     for (int j = 10; j >= 1; j--)
         q = f64_fma(q, w, f64_set1(2.0 / (2 * j + 1)));
-    f64v log_t = f64_fma(f64_mul(z, w), q, f64_add(z, z));
     /* k ln2 = k LN2_HI (exact: 32-bit LN2_HI) + k LN2_LO */
-    f64v v = f64_fma(k, f64_set1(0x1.a39ef35793c76p-33), log_t);
-    v = f64_fma(k, f64_set1(0x1.62e42fee00000p-1), v);
-    return f64_select(f64_eq(u, f64_set1(0.0)), f64_set1(-INFINITY), v);
+    const f64v ln2_hi = f64_set1(0x1.62e42fee00000p-1), ln2_lo = f64_set1(0x1.a39ef35793c76p-33);
+    f64m empty = f64_eq(u, zero);
+    if (!lo) {
+        f64v log_t = f64_fma(f64_mul(z, w), q, f64_add(z, z));
+        f64v v = f64_fma(k, ln2_lo, log_t);
+        v = f64_fma(k, ln2_hi, v);
+        return f64_select(empty, f64_set1(-INFINITY), v);
+    }
+    /* k LN2_HI + 2z exactly by TwoSum; the small terms go to *lo */
+    f64v tail = f64_fma(f64_mul(z, w), q, f64_add(z_lo, z_lo));
+    f64v e, v = smc_v_two_sum(f64_mul(k, ln2_hi), f64_add(z, z), &e);
+    f64v v_lo = f64_add(e, f64_fma(k, ln2_lo, tail));
+    f64v hi = f64_add(v, v_lo);                         /* Fast2Sum: |v_lo| << |v| */
+    v_lo = f64_sub(v_lo, f64_sub(hi, v));
+    *lo = f64_select(empty, zero, v_lo);
+    return f64_select(empty, f64_set1(-INFINITY), hi);
 }
 
 /* smc_finalize for the rows in the lanes of (m, c, s_hi, s_lo): op's row
  * constant as *hi + *lo (scale, or log_sum), and for logsumexp *lse.
  * The same operations as smc_finalize, so the results are the same bit
- * for bit, except log1p: for float32 results (!wide) smc_v_log1p_short,
- * for float64 ones libm's log1p on the first k lanes. */
-static inline void smc_v_finalize(int op, int wide, int k, f64v m, f64v c, f64v s_hi,
+ * for bit, except log1p: smc_v_log1p_short, for float64 results (wide)
+ * in two terms. */
+static inline void smc_v_finalize(int op, int wide, f64v m, f64v c, f64v s_hi,
                                   f64v s_lo, f64v *hi, f64v *lo, f64v *lse)
 {
     const f64v zero = f64_set1(0.0), one = f64_set1(1.0), nan = f64_set1(NAN);
@@ -1179,18 +1209,12 @@ static inline void smc_v_finalize(int op, int wide, int k, f64v m, f64v c, f64v 
     }
     f64v rest_lo, rest = smc_v_two_sum(f64_sub(c, one), s_hi, &rest_lo);
     rest_lo = f64_add(rest_lo, s_lo);
-    f64v log_sum;
-    if (!wide) {
-        log_sum = smc_v_log1p_short(rest);
-    } else {
-        double rb[F64_LANES];
-        f64_store(rb, rest);
-        for (int l = 0; l < F64_LANES; l++)
-            rb[l] = l < k ? log1p(rb[l]) : 0.0;
-        log_sum = f64_load(rb);
-    }
+    f64v log1p_lo = zero;
+    f64v log_sum = smc_v_log1p_short(rest, wide ? &log1p_lo : NULL);
     f64v log_sum_lo = f64_select(f64_eq(rest_lo, zero), zero,
                                  f64_div(rest_lo, f64_add(one, rest)));
+    if (wide)
+        log_sum_lo = f64_add(log_sum_lo, log1p_lo);
     *hi = f64_select(pinf, nan, log_sum);
     *lo = log_sum_lo;
     if (op != SMC_OP_LOGSUMEXP)
@@ -1213,14 +1237,14 @@ static inline void smc_v_finalize(int op, int wide, int k, f64v m, f64v c, f64v 
 #if LANES == F32_LANES
 /* float32: computed in double, one half of the lanes at a time, then
  * split2 vectorised: hi = (float)v, lo = (float)((v - hi) + v_lo). */
-static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V acc1, V lo,
-                                      V *p1, V *p2, V *lse)
+static inline void FN(short_finalize)(int op, V m, V cnt, V acc0, V acc1, V lo, V *p1, V *p2,
+                                      V *lse)
 {
     f64v h[2], l[2], e[2] = { f64_set1(0.0), f64_set1(0.0) };
-    smc_v_finalize(op, 0, (int)k, f32_widen_lo(m), f32_widen_lo(cnt),
+    smc_v_finalize(op, 0, f32_widen_lo(m), f32_widen_lo(cnt),
                    f64_add(f32_widen_lo(acc0), f32_widen_lo(acc1)), f32_widen_lo(lo),
                    &h[0], &l[0], &e[0]);
-    smc_v_finalize(op, 0, (int)k - F64_LANES, f32_widen_hi(m), f32_widen_hi(cnt),
+    smc_v_finalize(op, 0, f32_widen_hi(m), f32_widen_hi(cnt),
                    f64_add(f32_widen_hi(acc0), f32_widen_hi(acc1)), f32_widen_hi(lo),
                    &h[1], &l[1], &e[1]);
     *lse = f32_narrow(e[0], e[1]);
@@ -1229,12 +1253,12 @@ static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V a
                      f64_add(f64_sub(h[1], f32_widen_hi(*p1)), l[1]));
 }
 #else
-static inline void FN(short_finalize)(int op, int64_t k, V m, V cnt, V acc0, V acc1, V lo,
-                                      V *p1, V *p2, V *lse)
+static inline void FN(short_finalize)(int op, V m, V cnt, V acc0, V acc1, V lo, V *p1, V *p2,
+                                      V *lse)
 {
     f64v h, l;
     *lse = f64_set1(0.0);
-    smc_v_finalize(op, 1, (int)k, m, cnt, f64_add(acc0, acc1), lo, &h, &l, lse);
+    smc_v_finalize(op, 1, m, cnt, f64_add(acc0, acc1), lo, &h, &l, lse);
     *p1 = h;
     *p2 = f64_add(f64_sub(h, h), l);            /* split2 of a double pair */
 }
@@ -1288,7 +1312,7 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
     }
     V a, b, lse;
-    FN(short_finalize)(job->op, k, m, cnt, acc0, acc1, lo, &a, &b, &lse);
+    FN(short_finalize)(job->op, m, cnt, acc0, acc1, lo, &a, &b, &lse);
     if (job->op == SMC_OP_LOGSUMEXP) {
         if (ylane == (int64_t)sizeof(T)) {
             FN(col_store)(y, lse, k);
