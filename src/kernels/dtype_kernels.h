@@ -207,12 +207,38 @@ static inline int FN(exp_mode)(double lo, double m, int use_t)
     return lo >= -m ? SMC_EXP_M_BIGGER : SMC_EXP_TWOSUM;
 }
 
+/* exp_mode for LANES lanes at once (column mode), lane l's elements lying
+ * in [lo[l], m[l]]: one mode valid for every lane. */
+static inline int FN(exp_mode_lanes)(V lo, V m, int use_t)
+{
+    const V zero = SPLAT(0), one = SPLAT(1);
+    /* NaN (+inf - +inf) made -inf, so that it fails like in exp_mode */
+    V d = VOP(max)(VOP(sub)(lo, m), SPLAT(-INFINITY));
+    if (use_t || VOP(any)(VOP(gt)(SPLAT(1.0 - EXP_FAST_LIM), d)))
+        return SMC_EXP_SLOW;
+    VM m_neg = VOP(gt)(zero, m);
+    if (!VOP(any)(VOP(gt)(VOP(select)(m_neg, zero, one), zero)))
+        return SMC_EXP_X_BIGGER;                    /* every m < 0 */
+    if (!VOP(any)(m_neg) && !VOP(any)(VOP(gt)(VOP(sub)(zero, m), lo)))
+        return SMC_EXP_M_BIGGER;                    /* every m >= 0 and lo >= -m */
+    return SMC_EXP_TWOSUM;
+}
+
 /* exp((x - m)/T) with the correction carried into the polynomial. */
 SMC_INLINE V FN(exp_diff)(V x, V m, V inv_t, V inv_lo, int use_t)
 {
     V e;
     V d = FN(scaled_diff)(x, m, inv_t, inv_lo, use_t, &e);
     return FN(exp_core)(d, e);
+}
+
+/* exp((x - m)/T) in `mode` (exp_mode): exp_diff_fast, or for SLOW exp_diff.
+ * The same bits either way. */
+SMC_INLINE V FN(exp_in_mode)(V x, V m, V neg_m, int mode, V inv_t, V inv_lo, int use_t)
+{
+    if (mode == SMC_EXP_SLOW)
+        return FN(exp_diff)(x, m, inv_t, inv_lo, use_t);
+    return FN(exp_diff_fast)(x, m, neg_m, mode);
 }
 
 /* exp((x - m)/T) * scale with scale = sc_hi + sc_lo: the FMA rounds once
@@ -883,17 +909,34 @@ SMC_INLINE void FN(col_store)(char *p, V v, int64_t k)
         FN(store_partial)(p, v, k);
 }
 
-/* m[g] = the lane-wise maximum over all n steps (NaN ignored). */
-static void FN(col_max)(const char *x, int64_t xs, int64_t ls, int64_t n, int64_t k,
-                        const int64_t *kv, int nv, V *m)
+/* m[g], lo[g]: the lane-wise maximum and minimum over all n steps (NaN
+ * ignored; both hold their initial values in lanes of only NaN). */
+static void FN(col_range)(const char *x, int64_t xs, int64_t ls, int64_t n, int64_t k,
+                          const int64_t *kv, int nv, V *m, V *lo)
 {
     for (int64_t i = 0; i < n; i++) {
         if (i + SMC_PREFETCH_STEPS < n)
             for (int64_t b = 0; b < k * ls; b += 64)
                 SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
-        for (int g = 0; g < nv; g++)
-            m[g] = VOP(max)(FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls), m[g]);
+        for (int g = 0; g < nv; g++) {
+            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
+            m[g] = VOP(max)(xv, m[g]);
+            lo[g] = VOP(min)(xv, lo[g]);
+        }
     }
+}
+
+/* The exp mode valid for all of a group's nv vectors (see exp_mode_lanes). */
+static int FN(col_mode)(const V *lo, const V *m, int nv, int use_t)
+{
+    int mode = SMC_EXP_SLOW;
+    for (int g = 0; g < nv; g++) {
+        int mg = FN(exp_mode_lanes)(lo[g], m[g], use_t);
+        if (mg == SMC_EXP_SLOW)
+            return SMC_EXP_SLOW;
+        mode = g == 0 || mode == mg ? mg : SMC_EXP_TWOSUM;
+    }
+    return mode;
 }
 
 /* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
@@ -919,10 +962,22 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
      * go to double once per chunk.  Lanes are rescaled one by one, and
      * only when their maximum grows (rare after the first chunks). */
     V m[G], hi[G], lo[G];
+    /* the smallest element of each lane (of the chunk, of the column): they
+     * pick the exp mode, which is exact_mode's choice for every lane.  The
+     * padding lanes of a partial vector (-inf) count as +inf: not SLOW. */
+    V chunk_min[G], col_min[G];
+    VM real_lane = VOP(eq)(zero, zero);
+    if (k % LANES) {
+        T pad[LANES];
+        for (int l = 0; l < LANES; l++)
+            pad[l] = l < k % LANES ? (T)0 : (T)1;
+        real_lane = VOP(eq)(VOP(load)(pad), zero);
+    }
     double count[W];
     for (int g = 0; g < G; g++) {
         m[g] = SPLAT(-INFINITY);
         hi[g] = lo[g] = zero;
+        col_min[g] = SPLAT(INFINITY);
     }
     for (int l = 0; l < W; l++)
         count[l] = 0.0;
@@ -936,22 +991,31 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     const int one_exp = job->op == SMC_OP_SOFTMAX && ylane == (int64_t)sizeof(T) &&
                         !(SMC_ISA_CHEAP_EXP && n * k * (int64_t)sizeof(T) > SMC_COL_CACHED_BYTES);
     if (one_exp)
-        FN(col_max)(x, xs, ls, n, k, kv, nv, m);
+        FN(col_range)(x, xs, ls, n, k, kv, nv, m, col_min);
 
     for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
         const char *xc = x + c0 * xs;
         char *yc = y + c0 * ys;
         V vmax[G];
-        for (int g = 0; g < nv; g++)
+        for (int g = 0; g < nv; g++) {
             vmax[g] = m[g];
+            chunk_min[g] = one_exp ? col_min[g] : SPLAT(INFINITY);
+        }
         for (int64_t i = 0; i < len && !one_exp; i++) {
             if (c0 + i + SMC_PREFETCH_STEPS < n)
                 for (int64_t b = 0; b < k * ls; b += 64)
                     SMC_PREFETCH(xc + (i + SMC_PREFETCH_STEPS) * xs + b);
-            for (int g = 0; g < nv; g++)
-                vmax[g] = VOP(max)(FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls), vmax[g]);
+            for (int g = 0; g < nv; g++) {
+                V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
+                vmax[g] = VOP(max)(xv, vmax[g]);
+                chunk_min[g] = VOP(min)(xv, chunk_min[g]);
+            }
         }
+        if (k % LANES)
+            chunk_min[nv - 1] = VOP(select)(real_lane, chunk_min[nv - 1], SPLAT(INFINITY));
+        for (int g = 0; g < nv; g++)
+            col_min[g] = VOP(min)(chunk_min[g], col_min[g]);
         for (int g = 0; g < nv; g++) {
             if (!VOP(any)(VOP(gt)(vmax[g], m[g])))
                 continue;
@@ -972,9 +1036,12 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             hi[g] = VOP(load)(h);
             lo[g] = VOP(load)(lw);
         }
-        V cnt[G];
-        for (int g = 0; g < nv; g++)
+        const int mode = FN(col_mode)(chunk_min, m, nv, use_t);
+        V cnt[G], neg_m[G];
+        for (int g = 0; g < nv; g++) {
             cnt[g] = zero;
+            neg_m[g] = VOP(sub)(zero, m[g]);
+        }
         for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
             int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
             V acc[G];
@@ -984,7 +1051,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 for (int g = 0; g < nv; g++) {
                     V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
                     VM eq = VOP(eq)(xv, m[g]);
-                    V e = FN(exp_diff)(xv, m[g], inv_t, inv_lo, use_t);
+                    V e = FN(exp_in_mode)(xv, m[g], neg_m[g], mode, inv_t, inv_lo, use_t);
                     acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
                     cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
                     if (one_exp)
@@ -1038,12 +1105,14 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         else
             FN(split2)(st[l].log_sum, st[l].log_sum_lo, &b[l], &c[l]);
     }
-    V pm[G], p1[G], p2[G];
+    V pm[G], p1[G], p2[G], neg_pm[G];
     for (int g = 0; g < nv; g++) {
         pm[g] = VOP(load)(a + g * LANES);
         p1[g] = VOP(load)(b + g * LANES);
         p2[g] = VOP(load)(c + g * LANES);
+        neg_pm[g] = VOP(sub)(zero, pm[g]);
     }
+    const int out_mode = FN(col_mode)(col_min, pm, nv, use_t);
     int y_contig = ylane == (int64_t)sizeof(T);
     for (int64_t i = 0; i < n; i++) {
         if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
@@ -1062,10 +1131,16 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 FN(col_store)(yp, VOP(fma)(e, p1[g], VOP(mul)(e, p2[g])), kv[g]);
                 continue;
             }
-            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
-            V out = job->op == SMC_OP_SOFTMAX
-                        ? FN(softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t)
-                        : FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t);
+            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls), out;
+            if (job->op == SMC_OP_SOFTMAX) {     /* softmax_vec */
+                V e = FN(exp_in_mode)(xv, pm[g], neg_pm[g], out_mode, inv_t, inv_lo, use_t);
+                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
+            } else if (out_mode != SMC_EXP_SLOW) {   /* log_softmax_vec, as apply_contig */
+                V err, d = FN(diff_fast)(xv, pm[g], neg_pm[g], out_mode, &err);
+                out = VOP(add)(VOP(sub)(d, p1[g]), VOP(sub)(err, p2[g]));
+            } else {
+                out = FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t);
+            }
             if (y_contig && kv[g] == LANES) {
                 VOP(store)((T *)yp, out);
             } else if (y_contig) {
