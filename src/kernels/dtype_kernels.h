@@ -962,9 +962,9 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
      * go to double once per chunk.  Lanes are rescaled one by one, and
      * only when their maximum grows (rare after the first chunks). */
     V m[G], hi[G], lo[G];
-    /* the smallest element of each lane (of the chunk, of the column): they
-     * pick the exp mode, which is exact_mode's choice for every lane.  The
-     * padding lanes of a partial vector (-inf) count as +inf: not SLOW. */
+    /* the smallest element of each lane (of the chunk, of the column) picks
+     * the exp mode (exp_mode_lanes); the padding lanes of a partial vector
+     * (-inf) count as +inf, so they do not force SLOW */
     V chunk_min[G], col_min[G];
     VM real_lane = VOP(eq)(zero, zero);
     if (k % LANES) {
