@@ -361,21 +361,23 @@ typedef struct FN(span_bounds) {
     V block_max[SPAN / BLOCK], block_min[SPAN / BLOCK];
 } FN(span_bounds);
 
-/* Step 1 over the span xc[0..cl): its range, st raised to its maximum. */
-static inline void FN(span_range)(const T *xc, int64_t cl, smc_partial *st,
+/* Step 1 over the span xc[0..cl): its range, the chunk's normaliser
+ * raised to its maximum. */
+static inline void FN(span_range)(const T *xc, int64_t cl, smc_xent_chunk *cs,
                                   FN(span_bounds) *sr)
 {
-    sr->min = FN(span_max_update)(xc, cl, st, &sr->max, sr->block_max, sr->block_min);
+    sr->min = FN(span_max_update)(xc, cl, &cs->p, &sr->max, sr->block_max, sr->block_min);
 }
 
 /* Step 2 over the span of elements [c0, c0 + cl) (xc: their contiguous
- * view): the u-sums and the exps, into st and cs.  ebuf: room for the
- * span's exps when the gradient row is strided. */
+ * view) of the chunk starting at c_start: the u-sums and the exps, into cs.
+ * ebuf: room for the span's exps when the gradient row is strided. */
 static void FN(span_exps)(const smc_loss_job *job, const T *xc, const char *q, char *grad,
-                          T *ebuf, int64_t c_start, int64_t c0, int64_t cl, smc_partial *st,
+                          T *ebuf, int64_t c_start, int64_t c0, int64_t cl,
                           const FN(span_bounds) *sr, smc_xent_chunk *cs)
 {
     const int64_t qs = job->target.step, gs = job->grad.step, sz = (int64_t)sizeof(T);
+    smc_partial *st = &cs->p;
     const T *w = (const T *)job->weight;
     /* every x - m of the span within exp's normal range: cheap exp */
     int fast = sr->min - st->m >= SMC_EXP_NORMAL_MIN;
@@ -423,8 +425,8 @@ static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const c
         int64_t cl = c_end - c0 < SPAN ? c_end - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
         FN(span_bounds) sr;
-        FN(span_range)(xc, cl, &cs->p, &sr);
-        FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &cs->p, &sr, cs);
+        FN(span_range)(xc, cl, cs, &sr);
+        FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &sr, cs);
     }
 }
 
@@ -561,12 +563,11 @@ static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const
         FN(xent_prep)(job, x[i], tgt[i], &ri[i]);
         FN(xent_chunk_init)(&cs[i]);
         if (!ri[i].ignored)
-            FN(span_range)((const T *)x[i], n, &cs[i].p, &sr[i]);
+            FN(span_range)((const T *)x[i], n, &cs[i], &sr[i]);
     }
     for (int64_t i = 0; i < k; i++)
         if (!ri[i].ignored)
-            FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &cs[i].p,
-                          &sr[i], &cs[i]);
+            FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &sr[i], &cs[i]);
     for (int64_t i = 0; i < k; i++)
         loss[i] = FN(xent_merge)(job, &ri[i], &cs[i], 1);
     for (int64_t i = 0; i < k; i++)
