@@ -585,6 +585,27 @@ static inline int64_t FN(xent_group_rows)(const smc_loss_job *job)
     int ok = job->g.n >= 1 && job->g.n <= SPAN && job->x.step == (int64_t)sizeof(T);
     return ok && g >= 2 ? g : 0;
 }
+
+/* k rows given by their pointers (loss[i]: row i's loss): in groups where
+ * the rows allow it, else one at a time.  far_chunks: the chunk states of
+ * rows with more chunks than fit on the stack (k * nchunks of them). */
+static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const *x,
+                           const char *const *tgt, char *const *grad, double *loss,
+                           smc_xent_chunk *far_chunks)
+{
+    const int64_t group = FN(xent_group_rows)(job);
+    if (group) {
+        for (int64_t i = 0; i < k; i += group)
+            FN(xent_group)(job, k - i < group ? k - i : group, x + i, tgt + i, grad + i,
+                           loss + i);
+        return;
+    }
+    const int64_t nch = (job->g.n + SMC_CHUNK - 1) / SMC_CHUNK;
+    smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
+    for (int64_t i = 0; i < k; i++)
+        FN(xent_row)(job, x[i], tgt[i], grad[i],
+                     nch <= SMC_XENT_STACK_CHUNKS ? local : far_chunks + i * nch, &loss[i]);
+}
 #undef SPAN
 
 /* Rows whose class axis is strided (cross-entropy over a leading axis):
@@ -624,44 +645,18 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
     smc_multi_iter it;
     const smc_array *grad = job->grad.data ? &job->grad : NULL;
     const int64_t n = job->g.n, nch = (n + SMC_CHUNK - 1) / SMC_CHUNK;
-    smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
     smc_multi_iter_init(&it, &job->g, &job->x, &job->target, grad, r0);
     const int64_t tile = FN(xent_tile_rows)(job);
     const int64_t pitch = FN(xent_tile_pitch)(n);
     T *buf = tile ? malloc((size_t)(2 * tile * pitch) * sizeof(T)) : NULL;
-    const int64_t group = FN(xent_group_rows)(job);
-    if (!buf && group) {
-        for (int64_t r = r0; r < r1;) {
-            int64_t k = r1 - r < group ? r1 - r : group;
-            const char *xr[SMC_GROUP_ROWS], *tr[SMC_GROUP_ROWS];
-            char *gr[SMC_GROUP_ROWS];
-            for (int64_t i = 0; i < k; i++, smc_multi_iter_next(&it)) {
-                xr[i] = (const char *)job->x.data + it.off[0];
-                tr[i] = (const char *)job->target.data + it.off[1];
-                gr[i] = grad ? (char *)grad->data + it.off[2] : NULL;
-            }
-            FN(xent_group)(job, k, xr, tr, gr, &job->row_loss[r]);
-            r += k;
-        }
-        return;
-    }
-    if (!buf) {     /* a row at a time (also when there is no memory for a tile) */
-        for (int64_t r = r0; r < r1; r++, smc_multi_iter_next(&it)) {
-            const char *x = (const char *)job->x.data + it.off[0];
-            const char *t = (const char *)job->target.data + it.off[1];
-            char *g = grad ? (char *)grad->data + it.off[2] : NULL;
-            smc_xent_chunk *cs = nch <= SMC_XENT_STACK_CHUNKS ? local : job->chunks + r * nch;
-            FN(xent_row)(job, x, t, g, cs, &job->row_loss[r]);
-        }
-        return;
-    }
     smc_loss_job tj = *job;          /* the same rows, contiguous in buf */
     tj.x.step = tj.grad.step = (int64_t)sizeof(T);
     const int64_t xs = job->x.step, gs = job->grad.step;
-    T *tx = buf, *tg = buf + tile * pitch;
-    const int64_t tile_group = FN(xent_group_rows)(&tj);
+    T *tx = buf, *tg = buf ? buf + tile * pitch : NULL;
+    /* without a tile (none needed, or no memory for one) the rows in place */
+    const int64_t batch = buf ? tile : SMC_XENT_TILE_MAX;
     for (int64_t r = r0; r < r1;) {
-        int64_t k = r1 - r < tile ? r1 - r : tile;
+        int64_t k = r1 - r < batch ? r1 - r : batch;
         const char *xr[SMC_XENT_TILE_MAX], *tr[SMC_XENT_TILE_MAX];
         char *gr[SMC_XENT_TILE_MAX];
         for (int64_t i = 0; i < k; i++, smc_multi_iter_next(&it)) {
@@ -669,33 +664,27 @@ static void FN(xent_rows)(const smc_loss_job *job, int64_t r0, int64_t r1)
             tr[i] = (const char *)job->target.data + it.off[1];
             gr[i] = grad ? (char *)grad->data + it.off[2] : NULL;
         }
+        smc_xent_chunk *far = nch > SMC_XENT_STACK_CHUNKS ? job->chunks + r * nch : NULL;
+        double *loss = &job->row_loss[r];
+        r += k;
+        if (!buf) {
+            FN(xent_batch)(job, k, xr, tr, gr, loss, far);
+            continue;
+        }
         for (int64_t j = 0; j < n; j++)
             for (int64_t i = 0; i < k; i++)
                 tx[i * pitch + j] = FN(load1)(xr[i] + j * xs);
-        if (tile_group) {
-            for (int64_t i0 = 0; i0 < k; i0 += tile_group) {
-                int64_t gk = k - i0 < tile_group ? k - i0 : tile_group;
-                const char *gx[SMC_GROUP_ROWS];
-                char *gg[SMC_GROUP_ROWS];
-                for (int64_t i = 0; i < gk; i++) {
-                    gx[i] = (const char *)(tx + (i0 + i) * pitch);
-                    gg[i] = grad ? (char *)(tg + (i0 + i) * pitch) : NULL;
-                }
-                FN(xent_group)(&tj, gk, gx, tr + i0, gg, &job->row_loss[r + i0]);
-            }
-        } else {
-            for (int64_t i = 0; i < k; i++) {
-                smc_xent_chunk *cs = nch <= SMC_XENT_STACK_CHUNKS ? local
-                                                                  : job->chunks + (r + i) * nch;
-                FN(xent_row)(&tj, (const char *)(tx + i * pitch), tr[i],
-                             grad ? (char *)(tg + i * pitch) : NULL, cs, &job->row_loss[r + i]);
-            }
+        const char *txr[SMC_XENT_TILE_MAX];
+        char *tgr[SMC_XENT_TILE_MAX];
+        for (int64_t i = 0; i < k; i++) {
+            txr[i] = (const char *)(tx + i * pitch);
+            tgr[i] = grad ? (char *)(tg + i * pitch) : NULL;
         }
+        FN(xent_batch)(&tj, k, txr, tr, tgr, loss, far);
         if (grad)       /* all of the tile's x was read: grad may be x itself */
             for (int64_t j = 0; j < n; j++)
                 for (int64_t i = 0; i < k; i++)
                     FN(store1)(gr[i] + j * gs, tg[i * pitch + j]);
-        r += k;
     }
     free(buf);
 }
