@@ -258,6 +258,17 @@ SMC_INLINE V FN(log_softmax_vec)(V x, V m, V ls_hi, V ls_lo, V inv_t, V inv_lo, 
     return VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(e, ls_lo));
 }
 
+/* log_softmax_vec in `mode` (exp_mode): outside SLOW, x - m and its exact
+ * error by diff_fast (no clamp; the same bits). */
+SMC_INLINE V FN(log_softmax_in_mode)(V x, V m, V neg_m, V ls_hi, V ls_lo, int mode, V inv_t,
+                                     V inv_lo, int use_t)
+{
+    if (mode == SMC_EXP_SLOW)
+        return FN(log_softmax_vec)(x, m, ls_hi, ls_lo, inv_t, inv_lo, use_t);
+    V err, d = FN(diff_fast)(x, m, neg_m, mode, &err);
+    return VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(err, ls_lo));
+}
+
 /* The T pair hi + lo nearest to the two-term double v + v_lo (for 1/T,
  * the scale and log(sum)). */
 static inline void FN(split2)(double v, double v_lo, T *hi, T *lo)
@@ -630,10 +641,9 @@ static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
          * and, for the Fast2Sum modes, three operations fewer */
         int mode = FN(exp_mode)(st->lo, st->m, use_t);
 #define SMC_LSM_LOOP(MODE)                                                          \
-        for (int64_t i = 0; i < full; i += LANES) {                                 \
-            V err, d = FN(diff_fast)(VOP(load)(x + i), m, neg_m, MODE, &err);       \
-            VOP(store)(y + i, VOP(add)(VOP(sub)(d, ls_hi), VOP(sub)(err, ls_lo)));  \
-        }
+        for (int64_t i = 0; i < full; i += LANES)                                   \
+            VOP(store)(y + i, FN(log_softmax_in_mode)(VOP(load)(x + i), m, neg_m, ls_hi, \
+                                                      ls_lo, MODE, inv_t, inv_lo, use_t));
         if (mode == SMC_EXP_M_BIGGER) {
             SMC_LSM_LOOP(SMC_EXP_M_BIGGER)
         } else if (mode == SMC_EXP_X_BIGGER) {
@@ -641,9 +651,7 @@ static void FN(apply_contig)(int op, const T *x, T *y, int64_t len,
         } else if (mode == SMC_EXP_TWOSUM) {
             SMC_LSM_LOOP(SMC_EXP_TWOSUM)
         } else {
-            for (int64_t i = 0; i < full; i += LANES)
-                VOP(store)(y + i, FN(log_softmax_vec)(VOP(load)(x + i), m, ls_hi, ls_lo, inv_t,
-                                                      inv_lo, use_t));
+            SMC_LSM_LOOP(SMC_EXP_SLOW)
         }
 #undef SMC_LSM_LOOP
         if (k) {
@@ -779,6 +787,20 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
 #define SMC_GROUP_BLOCK_MAX \
     ((SMC_GROUP_BYTES / 2 / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * LANES)
 
+/* The output of one row from its statistics.  softmax: a row of at most
+ * one chunk, whose exps y holds, taken against m. */
+static inline void FN(row_output)(const smc_job *job, const char *x, char *y, int64_t n,
+                                  double m, const smc_rowstats *st)
+{
+    if (job->op == SMC_OP_SOFTMAX)
+        FN(softmax_chunk_scale)(y, job->y.step, n, m, st, job->inv_t, job->inv_t_lo);
+    else if (job->op == SMC_OP_LOGSUMEXP)
+        FN(store1)(y, (T)st->lse);
+    else
+        FN(apply_strided)(job->op, x, job->x.step, y, job->y.step, n, st, job->inv_t,
+                          job->inv_t_lo, job->use_t);
+}
+
 static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
 {
     smc_row_iter it;
@@ -805,11 +827,7 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             } else {
                 smc_rowstats st = FN(row_stats)(x[0], xstep, n, job->inv_t, job->inv_t_lo,
                                                 job->use_t, 1);
-                if (op == SMC_OP_LOGSUMEXP)
-                    FN(store1)(y[0], (T)st.lse);
-                else
-                    FN(apply_strided)(op, x[0], xstep, y[0], ystep, n, &st, job->inv_t,
-                                      job->inv_t_lo, job->use_t);
+                FN(row_output)(job, x[0], y[0], n, st.m, &st);
             }
             continue;
         }
@@ -830,16 +848,8 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             st[i] = smc_finalize(&p[i], need_log, sizeof(T) == 8);
             st[i].lo = lo[i];
         }
-        for (int64_t i = 0; i < g; i++) {
-            if (op == SMC_OP_SOFTMAX)
-                FN(softmax_chunk_scale)(y[i], ystep, n, p[i].m, &st[i], job->inv_t,
-                                        job->inv_t_lo);
-            else if (op == SMC_OP_LOGSUMEXP)
-                FN(store1)(y[i], (T)st[i].lse);
-            else
-                FN(apply_strided)(op, x[i], xstep, y[i], ystep, n, &st[i], job->inv_t,
-                                  job->inv_t_lo, job->use_t);
-        }
+        for (int64_t i = 0; i < g; i++)
+            FN(row_output)(job, x[i], y[i], n, p[i].m, &st[i]);
     }
 }
 
@@ -990,8 +1000,11 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
      * faster with two exps; with 256 steps, 30% slower). */
     const int one_exp = job->op == SMC_OP_SOFTMAX && ylane == (int64_t)sizeof(T) &&
                         !(SMC_ISA_CHEAP_EXP && n * k * (int64_t)sizeof(T) > SMC_COL_CACHED_BYTES);
-    if (one_exp)
+    if (one_exp) {
         FN(col_range)(x, xs, ls, n, k, kv, nv, m, col_min);
+        if (k % LANES)
+            col_min[nv - 1] = VOP(select)(real_lane, col_min[nv - 1], SPLAT(INFINITY));
+    }
 
     for (int64_t c0 = 0; c0 < n; c0 += SMC_COL_CHUNK) {
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
@@ -1012,10 +1025,12 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 chunk_min[g] = VOP(min)(xv, chunk_min[g]);
             }
         }
-        if (k % LANES)
-            chunk_min[nv - 1] = VOP(select)(real_lane, chunk_min[nv - 1], SPLAT(INFINITY));
-        for (int g = 0; g < nv; g++)
-            col_min[g] = VOP(min)(chunk_min[g], col_min[g]);
+        if (!one_exp) {
+            if (k % LANES)
+                chunk_min[nv - 1] = VOP(select)(real_lane, chunk_min[nv - 1], SPLAT(INFINITY));
+            for (int g = 0; g < nv; g++)
+                col_min[g] = VOP(min)(chunk_min[g], col_min[g]);
+        }
         for (int g = 0; g < nv; g++) {
             if (!VOP(any)(VOP(gt)(vmax[g], m[g])))
                 continue;
@@ -1135,11 +1150,9 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             if (job->op == SMC_OP_SOFTMAX) {     /* softmax_vec */
                 V e = FN(exp_in_mode)(xv, pm[g], neg_pm[g], out_mode, inv_t, inv_lo, use_t);
                 out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
-            } else if (out_mode != SMC_EXP_SLOW) {   /* log_softmax_vec, as apply_contig */
-                V err, d = FN(diff_fast)(xv, pm[g], neg_pm[g], out_mode, &err);
-                out = VOP(add)(VOP(sub)(d, p1[g]), VOP(sub)(err, p2[g]));
             } else {
-                out = FN(log_softmax_vec)(xv, pm[g], p1[g], p2[g], inv_t, inv_lo, use_t);
+                out = FN(log_softmax_in_mode)(xv, pm[g], neg_pm[g], p1[g], p2[g], out_mode,
+                                              inv_t, inv_lo, use_t);
             }
             if (y_contig && kv[g] == LANES) {
                 VOP(store)((T *)yp, out);
