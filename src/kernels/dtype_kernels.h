@@ -1374,10 +1374,26 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
     const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
     V xv[SMC_SHORT_MAX_VECS * LANES];
     V m = SPLAT(-INFINITY);
-    for (int64_t i = 0; i < n; i++) {
-        xv[i] = FN(col_load)(x + i * xs, k, ls);
-        m = VOP(max)(xv[i], m);
+    if (xs == (int64_t)sizeof(T) && n >= 4 && k == LANES) {
+        /* four steps per load_steps4; the last 1-3 from the row's last four */
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            VOP(load_steps4)(x + i * xs, ls, xv + i);
+        if (i < n) {
+            V last[4];
+            VOP(load_steps4)(x + (n - 4) * xs, ls, last);
+            xv[n - 1] = last[3];
+            if (n - i > 1)
+                xv[n - 2] = last[2];
+            if (n - i > 2)
+                xv[n - 3] = last[1];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            xv[i] = FN(col_load)(x + i * xs, k, ls);
     }
+    for (int64_t i = 0; i < n; i++)
+        m = VOP(max)(xv[i], m);
     const int contig = perm && k == LANES;
     /* A lane's whole sum is these few terms added in T.  In float32 their
      * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they

@@ -81,6 +81,8 @@
     /* (p may be unaligned: bytes are copied, never a T dereferenced) */        \
     SMC_INLINE DT##v DT##_load_part(const T *p, int64_t k, T fill) { T t[W]; for (int i = 0; i < W; i++) t[i] = fill; memcpy(t, p, (size_t)k * sizeof(T)); DT##v r; memcpy(&r, t, sizeof r); return r; } \
     SMC_INLINE void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, &a, (size_t)k * sizeof(T)); } \
+    /* out[t] = element t of each of W rows (row l at p + l * row_stride) */ \
+    SMC_INLINE void DT##_load_steps4(const char *p, int64_t row_stride, DT##v out[4]) { for (int t = 0; t < 4; t++) for (int i = 0; i < W; i++) { T v; memcpy(&v, p + i * row_stride + t * (int64_t)sizeof v, sizeof v); LANE(out[t], i) = v; } } \
     /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
     SMC_INLINE DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) { T t; memcpy(&t, p + (int64_t)i * stride, sizeof t); LANE(r, i) = t; } return r; } \
     SMC_INLINE DT##i DT##_perm_index(const int32_t *idx) { DT##i r; for (int i = 0; i < W; i++) LANE(r, i) = idx[i]; return r; } \
