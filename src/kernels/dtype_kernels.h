@@ -1213,8 +1213,16 @@ static inline f64v smc_v_log1p_short(f64v r, f64v *lo)
 {
     const f64v one = f64_set1(1.0), zero = f64_set1(0.0);
     f64v u_err, u = smc_v_two_sum(one, r, &u_err);
-    /* u = 2^k * t with t in [2^-0.5, 2^0.5], by exact powers of 2 (no
-     * integer ops in the backends: four compare-and-scale steps) */
+    /* u = 2^k * t with t in (2^-0.5, 2^0.5], sc = 2^-k, all exact */
+#if SMC_ISA_HAS_GETEXP
+    f64v t = f64_getmant(u), k = f64_getexp(u);
+    f64m big = f64_gt(t, f64_set1(1.4142135623730951));
+    t = f64_select(big, f64_mul(t, f64_set1(0.5)), t);
+    k = f64_select(big, f64_add(k, one), k);
+    f64v sc = f64_scalef(one, f64_sub(zero, k));
+#else
+    /* by exact powers of 2, in four compare-and-scale steps (no integer
+     * ops in these backends) */
     f64v t = u, sc = one, k = zero;
     static const double step[4] = { 8, 4, 2, 1 };
     static const double above[4] = { 181.01933598375618, 11.313708498984761,   /* 2^(step - 0.5) */
@@ -1226,6 +1234,7 @@ static inline f64v smc_v_log1p_short(f64v r, f64v *lo)
         sc = f64_select(big, f64_mul(sc, down), sc);
         k = f64_select(big, f64_add(k, f64_set1(step[i])), k);
     }
+#endif
     f64v t_err = f64_mul(u_err, sc);
     /* log(t + t_err) = 2 atanh(z), z = (t - 1 + t_err) / (t + 1 + t_err);
      * t - 1 is exact (Sterbenz) */
@@ -1245,10 +1254,12 @@ static inline f64v smc_v_log1p_short(f64v r, f64v *lo)
         z_lo = f64_div(rem, b);
     }
     /* 2 atanh(z) = 2z + z^3 (2/3 + 2/5 z^2 + ...), |z| <= 0.172: the terms
-     * up to z^23 leave a relative error below 1e-18 */
+     * up to z^23 leave a relative error below 1e-18; for float32 results
+     * (lo NULL) those up to z^15, below 4e-14 */
     f64v w = f64_mul(z, z);
-    f64v q = f64_set1(2.0 / 23);
-    for (int j = 10; j >= 1; j--)
+    const int top = lo ? 11 : 7;
+    f64v q = f64_set1(2.0 / (2 * top + 1));
+    for (int j = top - 1; j >= 1; j--)
         q = f64_fma(q, w, f64_set1(2.0 / (2 * j + 1)));
     /* k ln2 = k LN2_HI (exact: 32-bit LN2_HI) + k LN2_LO */
     const f64v ln2_hi = f64_set1(0x1.62e42fee00000p-1), ln2_lo = f64_set1(0x1.a39ef35793c76p-33);

@@ -7,6 +7,7 @@
 #define SMC_ISA_NAME "avx2"
 #define SMC_ISA_HAS_FMA 1
 #define SMC_ISA_HAS_SCALEF 0   /* 2^n built from exponent bits (see exp_core_*) */
+#define SMC_ISA_HAS_GETEXP 0   /* no exponent / mantissa extraction (see smc_v_log1p_short) */
 #define SMC_ISA_HAS_PERMUTE2 0 /* no two-source permute: no exp table (kernels.c) */
 #define SMC_ISA_CHEAP_EXP 0   /* exp is not cheap next to a pass over memory (see col_group) */
 #define F32_LANES 8

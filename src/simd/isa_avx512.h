@@ -85,6 +85,10 @@ SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 #define SMC_ISA_HAS_SCALEF 1
 SMC_INLINE f32v f32_scalef(f32v p, f32v n) { return _mm512_scalef_ps(p, n); }
 SMC_INLINE f64v f64_scalef(f64v p, f64v n) { return _mm512_scalef_pd(p, n); }
+/* a = mant * 2^exp with mant in [1, 2): exp and mant, exact (a > 0 finite) */
+#define SMC_ISA_HAS_GETEXP 1
+SMC_INLINE f64v f64_getexp(f64v a) { return _mm512_getexp_pd(a); }
+SMC_INLINE f64v f64_getmant(f64v a) { return _mm512_getmant_pd(a, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src); }
 typedef __m512i f32i;
 SMC_INLINE f32i f32_perm_index(const int32_t *idx) { return _mm512_loadu_si512(idx); }
 SMC_INLINE f32v f32_permute(f32v a, f32i idx) { return _mm512_permutexvar_ps(idx, a); }
