@@ -949,6 +949,41 @@ static int FN(col_mode)(const V *lo, const V *m, int nv, int use_t)
     return mode;
 }
 
+/* The exp pass of col_group over one chunk of len steps: sums of exp
+ * against the lanes' maxima m into (hi, lo), counts of m into cnt, and
+ * with one_exp the exps into y.  Inlined at one call site per mode. */
+SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, int64_t ls,
+                             int64_t ylane, int64_t len, const int64_t *kv, int nv, int one_exp,
+                             int mode, const V *m, const V *neg_m, V inv_t, V inv_lo, int use_t,
+                             V *hi, V *lo, V *cnt)
+{
+    const V zero = SPLAT(0), one = SPLAT(1);
+    for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
+        int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
+        V acc[SMC_COL_VECS];
+        for (int g = 0; g < nv; g++)
+            acc[g] = zero;
+        for (int64_t i = i0; i < i1; i++) {
+            for (int g = 0; g < nv; g++) {
+                V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
+                VM eq = VOP(eq)(xv, m[g]);
+                V e = FN(exp_in_mode)(xv, m[g], neg_m[g], mode, inv_t, inv_lo, use_t);
+                acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
+                cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
+                if (one_exp)
+                    FN(col_store)(yc + i * ys + g * LANES * ylane, e, kv[g]);
+            }
+        }
+        for (int g = 0; g < nv; g++) {        /* (hi, lo) += acc, TwoSum */
+            V s = VOP(add)(hi[g], acc[g]);
+            V bb = VOP(sub)(s, hi[g]);
+            V err = VOP(add)(VOP(sub)(hi[g], VOP(sub)(s, bb)), VOP(sub)(acc[g], bb));
+            hi[g] = s;
+            lo[g] = VOP(add)(lo[g], err);
+        }
+    }
+}
+
 /* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
  * LANES rows side by side: a step then reads whole cache lines, and the
  * page (TLB entry) of each step is paid once for all of them. */
@@ -1057,29 +1092,23 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             cnt[g] = zero;
             neg_m[g] = VOP(sub)(zero, m[g]);
         }
-        for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
-            int64_t i1 = i0 + SMC_COL_FLUSH < len ? i0 + SMC_COL_FLUSH : len;
-            V acc[G];
-            for (int g = 0; g < nv; g++)
-                acc[g] = zero;
-            for (int64_t i = i0; i < i1; i++) {
-                for (int g = 0; g < nv; g++) {
-                    V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
-                    VM eq = VOP(eq)(xv, m[g]);
-                    V e = FN(exp_in_mode)(xv, m[g], neg_m[g], mode, inv_t, inv_lo, use_t);
-                    acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
-                    cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
-                    if (one_exp)
-                        FN(col_store)(yc + i * ys + g * LANES * ylane, e, kv[g]);
-                }
-            }
-            for (int g = 0; g < nv; g++) {        /* (hi, lo) += acc, TwoSum */
-                V s = VOP(add)(hi[g], acc[g]);
-                V bb = VOP(sub)(s, hi[g]);
-                V err = VOP(add)(VOP(sub)(hi[g], VOP(sub)(s, bb)), VOP(sub)(acc[g], bb));
-                hi[g] = s;
-                lo[g] = VOP(add)(lo[g], err);
-            }
+        /* one specialised loop per exp mode */
+        switch (mode) {
+        case SMC_EXP_M_BIGGER:
+            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_M_BIGGER,
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+            break;
+        case SMC_EXP_X_BIGGER:
+            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_X_BIGGER,
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+            break;
+        case SMC_EXP_TWOSUM:
+            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_TWOSUM,
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+            break;
+        default:
+            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_SLOW,
+                         m, neg_m, inv_t, inv_lo, use_t, hi, lo, cnt);
         }
         for (int g = 0; g < nv; g++) {
             T cb[LANES];
