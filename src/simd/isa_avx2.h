@@ -77,6 +77,25 @@ SMC_INLINE void f32_load_steps4(const char *p, int64_t row_stride, f32v out[4])
     out[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3));
     out[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3));
 }
+/* The reverse of load_steps4 (the 4x4 transposes undo themselves) */
+SMC_INLINE void f32_store_steps4(char *p, int64_t row_stride, const f32v in[4])
+{
+    __m256d t0 = _mm256_castps_pd(_mm256_unpacklo_ps(in[0], in[1]));
+    __m256d t1 = _mm256_castps_pd(_mm256_unpackhi_ps(in[0], in[1]));
+    __m256d t2 = _mm256_castps_pd(_mm256_unpacklo_ps(in[2], in[3]));
+    __m256d t3 = _mm256_castps_pd(_mm256_unpackhi_ps(in[2], in[3]));
+    f32v z[4] = { _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)),
+                  _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)),
+                  _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)),
+                  _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)) };
+    for (int r = 0; r < 4; r++) {
+        char *q = p + r * row_stride;
+        SMC_ASAN_STORE(q, 16);
+        SMC_ASAN_STORE(q + 4 * row_stride, 16);
+        _mm_storeu_ps((float *)q, _mm256_castps256_ps128(z[r]));
+        _mm_storeu_ps((float *)(q + 4 * row_stride), _mm256_extractf128_ps(z[r], 1));
+    }
+}
 SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
@@ -121,6 +140,18 @@ SMC_INLINE f64v f64_gather_lanes(const char *p, int32_t stride)
         SMC_ASAN_LOAD(p + (int64_t)i * stride, sizeof(double));
     __m128i off = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(stride));
     return _mm256_i32gather_pd((const double *)p, off, 1);
+}
+/* the reverse of load_steps4 */
+SMC_INLINE void f64_store_steps4(char *p, int64_t row_stride, const f64v in[4])
+{
+    f64v t0 = _mm256_unpacklo_pd(in[0], in[1]), t1 = _mm256_unpackhi_pd(in[0], in[1]);
+    f64v t2 = _mm256_unpacklo_pd(in[2], in[3]), t3 = _mm256_unpackhi_pd(in[2], in[3]);
+    f64v z[4] = { _mm256_permute2f128_pd(t0, t2, 0x20), _mm256_permute2f128_pd(t1, t3, 0x20),
+                  _mm256_permute2f128_pd(t0, t2, 0x31), _mm256_permute2f128_pd(t1, t3, 0x31) };
+    for (int r = 0; r < 4; r++) {
+        SMC_ASAN_STORE(p + r * row_stride, 32);
+        _mm256_storeu_pd((double *)(p + r * row_stride), z[r]);
+    }
 }
 /* out[t] = element t of each of 4 rows: a 32-byte load per row, then a
  * 4x4 transpose */

@@ -76,6 +76,30 @@ SMC_INLINE void f32_load_steps4(const char *p, int64_t row_stride, f32v out[4])
     out[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
     out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
 }
+/* The reverse of load_steps4: element t of each of 16 rows from in[t]
+ * (the 4x4 transposes undo themselves), four elements per 16-byte store. */
+SMC_INLINE void f32_store_steps4(char *p, int64_t row_stride, const f32v in[4])
+{
+    __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1]));
+    __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(in[0], in[1]));
+    __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3]));
+    __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(in[2], in[3]));
+    f32v z[4] = { _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)),
+                  _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2)),
+                  _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)),
+                  _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3)) };
+    for (int r = 0; r < 4; r++) {
+        char *q = p + r * row_stride;
+        SMC_ASAN_STORE(q, 16);
+        SMC_ASAN_STORE(q + 4 * row_stride, 16);
+        SMC_ASAN_STORE(q + 8 * row_stride, 16);
+        SMC_ASAN_STORE(q + 12 * row_stride, 16);
+        _mm_storeu_ps((float *)q, _mm512_castps512_ps128(z[r]));
+        _mm_storeu_ps((float *)(q + 4 * row_stride), _mm512_extractf32x4_ps(z[r], 1));
+        _mm_storeu_ps((float *)(q + 8 * row_stride), _mm512_extractf32x4_ps(z[r], 2));
+        _mm_storeu_ps((float *)(q + 12 * row_stride), _mm512_extractf32x4_ps(z[r], 3));
+    }
+}
 SMC_INLINE f32v f32_pow2_from_magic(f32v t)
 {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
@@ -145,6 +169,23 @@ SMC_INLINE void f64_load_steps4(const char *p, int64_t row_stride, f64v out[4])
     out[1] = _mm512_permutex2var_pd(t1, lo, t3);
     out[2] = _mm512_permutex2var_pd(t0, hi, t2);
     out[3] = _mm512_permutex2var_pd(t1, hi, t3);
+}
+/* the reverse of load_steps4 */
+SMC_INLINE void f64_store_steps4(char *p, int64_t row_stride, const f64v in[4])
+{
+    f64v t0 = _mm512_unpacklo_pd(in[0], in[1]), t1 = _mm512_unpackhi_pd(in[0], in[1]);
+    f64v t2 = _mm512_unpacklo_pd(in[2], in[3]), t3 = _mm512_unpackhi_pd(in[2], in[3]);
+    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    f64v z[4] = { _mm512_permutex2var_pd(t0, lo, t2), _mm512_permutex2var_pd(t1, lo, t3),
+                  _mm512_permutex2var_pd(t0, hi, t2), _mm512_permutex2var_pd(t1, hi, t3) };
+    for (int r = 0; r < 4; r++) {
+        char *q = p + r * row_stride;
+        SMC_ASAN_STORE(q, 32);
+        SMC_ASAN_STORE(q + 4 * row_stride, 32);
+        _mm256_storeu_pd((double *)q, _mm512_castpd512_pd256(z[r]));
+        _mm256_storeu_pd((double *)(q + 4 * row_stride), _mm512_extractf64x4_pd(z[r], 1));
+    }
 }
 SMC_INLINE f64v f64_pow2_from_magic(f64v t)
 {

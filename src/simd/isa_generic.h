@@ -84,6 +84,8 @@
     SMC_INLINE void DT##_store_part(T *p, DT##v a, int64_t k) { memcpy(p, &a, (size_t)k * sizeof(T)); } \
     /* out[t] = element t of each of W rows (row l at p + l * row_stride) */ \
     SMC_INLINE void DT##_load_steps4(const char *p, int64_t row_stride, DT##v out[4]) { for (int t = 0; t < 4; t++) for (int i = 0; i < W; i++) { T v; memcpy(&v, p + i * row_stride + t * (int64_t)sizeof v, sizeof v); LANE(out[t], i) = v; } } \
+    /* the reverse of load_steps4 */                                          \
+    SMC_INLINE void DT##_store_steps4(char *p, int64_t row_stride, const DT##v in[4]) { for (int t = 0; t < 4; t++) for (int i = 0; i < W; i++) { T v = LANE(in[t], i); memcpy(p + i * row_stride + t * (int64_t)sizeof v, &v, sizeof v); } } \
     /* lane l from p + l * stride bytes (stride < 2^31 / lanes) */             \
     SMC_INLINE DT##v DT##_gather_lanes(const char *p, int32_t stride) { DT##v r; for (int i = 0; i < W; i++) { T t; memcpy(&t, p + (int64_t)i * stride, sizeof t); LANE(r, i) = t; } return r; } \
     SMC_INLINE DT##i DT##_perm_index(const int32_t *idx) { DT##i r; for (int i = 0; i < W; i++) LANE(r, i) = idx[i]; return r; } \
