@@ -996,7 +996,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     const int use_t = job->use_t;
     T ih, il;
     FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
-    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
+    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0);
     const int nv = (int)((k + LANES - 1) / LANES);       /* vectors in use */
     int64_t kv[G];                                        /* lanes per vector */
     for (int g = 0; g < G; g++)
