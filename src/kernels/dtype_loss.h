@@ -586,6 +586,129 @@ static inline int64_t FN(xent_group_rows)(const smc_loss_job *job)
     return ok && g >= 2 ? g : 0;
 }
 
+/* ---- cross-entropy: short rows, one row per vector lane ----------------------------
+ * Rows of up to SMC_XENT_SHORT_MAX classes cost a row at a time about 200
+ * cycles each (horizontal reductions, the tail lanes one by one, a scalar
+ * log and division per row), far more than their exps.  With integer
+ * labels and no smoothing, LANES rows go at once, one per lane, like
+ * short_group: the statistics and the gradient as vectors, the loss and
+ * the target's gradient per lane from the lanes' constants.  A row that
+ * holds +-inf or NaN, or is ignored, goes through xent_row instead: which
+ * way a row goes depends on that row alone, never on its neighbours. */
+#define SMC_XENT_SHORT_MAX (2 * LANES)
+
+static inline int FN(xent_short_ok)(const smc_loss_job *job)
+{
+    return job->kind == SMC_TARGET_LABELS && !job->need_u && job->g.n >= 1 &&
+           job->g.n <= SMC_XENT_SHORT_MAX && job->x.step == (int64_t)sizeof(T) &&
+           (!job->grad.data || job->grad.step == (int64_t)sizeof(T));
+}
+
+/* k <= LANES rows of xent_batch (the same arguments). */
+static void FN(xent_short)(const smc_loss_job *job, int64_t k, const char *const *x,
+                           const char *const *tgt, char *const *grad, double *loss)
+{
+    const int64_t n = job->g.n;
+    const V zero = SPLAT(0), one = SPLAT(1);
+    smc_xent_row ri[LANES];
+    int lane_ok[LANES];
+    T xt[SMC_XENT_SHORT_MAX * LANES];       /* xt[j * LANES + l]: class j of row l */
+    for (int l = 0; l < LANES; l++) {
+        lane_ok[l] = 0;
+        if (l < k) {
+            FN(xent_prep)(job, x[l], tgt[l], &ri[l]);
+            int finite = !ri[l].ignored;
+            for (int64_t j = 0; j < n; j++) {
+                T v = FN(load1)(x[l] + j * (int64_t)sizeof(T));
+                finite &= isfinite(v) != 0;
+                xt[j * LANES + l] = v;
+            }
+            lane_ok[l] = finite;
+        }
+        if (!lane_ok[l])
+            for (int64_t j = 0; j < n; j++)
+                xt[j * LANES + l] = (T)0;
+    }
+    /* the lanes' maximum, count of it, and the others' sum of exps (in T,
+     * the roundings kept by Fast2Sum in float32, as in short_group) */
+    V xv[SMC_XENT_SHORT_MAX], m = SPLAT(-INFINITY);
+    for (int64_t j = 0; j < n; j++) {
+        xv[j] = VOP(load)(xt + j * LANES);
+        m = VOP(max)(xv[j], m);
+    }
+    V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
+    for (int64_t j = 0; j < n; j++) {
+        VM eq = VOP(eq)(xv[j], m);
+        V e = FN(exp_diff)(xv[j], m, one, zero, 0);
+        xv[j] = e;
+        e = VOP(select)(eq, zero, e);
+        V *acc = (j & 1) ? &acc1 : &acc0;
+        V sum = VOP(add)(*acc, e);
+        if (sizeof(T) == 4)
+            lo = VOP(add)(lo, VOP(sub)(e, VOP(sub)(sum, *acc)));
+        *acc = sum;
+        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    /* per lane in double: m, log(sum) and 1/sum, each as hi + lo */
+    double md[LANES], ls_hi[LANES], ls_lo[LANES], sc_hi[LANES], sc_lo[LANES];
+    const int wide = sizeof(T) == 8;
+    for (int h = 0; h < LANES / F64_LANES; h++) {
+#if LANES == F32_LANES
+        f64v hm = h ? f32_widen_hi(m) : f32_widen_lo(m);
+        f64v hc = h ? f32_widen_hi(cnt) : f32_widen_lo(cnt);
+        f64v hs = h ? f64_add(f32_widen_hi(acc0), f32_widen_hi(acc1))
+                    : f64_add(f32_widen_lo(acc0), f32_widen_lo(acc1));
+        f64v hl = h ? f32_widen_hi(lo) : f32_widen_lo(lo);
+#else
+        f64v hm = m, hc = cnt, hs = f64_add(acc0, acc1), hl = lo;
+#endif
+        f64v a, b, unused = f64_set1(0.0);
+        f64_store(md + h * F64_LANES, hm);
+        smc_v_finalize(SMC_OP_LOG_SOFTMAX, wide, hm, hc, hs, hl, &a, &b, &unused);
+        f64_store(ls_hi + h * F64_LANES, a);
+        f64_store(ls_lo + h * F64_LANES, b);
+        smc_v_finalize(SMC_OP_SOFTMAX, wide, hm, hc, hs, hl, &a, &b, &unused);
+        f64_store(sc_hi + h * F64_LANES, a);
+        f64_store(sc_lo + h * F64_LANES, b);
+    }
+    /* the loss and gradient factor of each row, as xent_merge computes them
+     * (no u term: no smoothing) */
+    T factor[LANES];
+    for (int l = 0; l < LANES; l++) {
+        factor[l] = (T)0;
+        if (!lane_ok[l])
+            continue;
+        double nll = (ls_hi[l] - (ri[l].xt - md[l])) + ls_lo[l];
+        loss[l] = ri[l].label >= 0 ? ri[l].a_t * nll : 0.0;
+        double coef = job->grad_scale * ri[l].a_t;
+        ri[l].m = md[l];
+        ri[l].nll = nll;
+        ri[l].u = 0.0;
+        ri[l].A = coef * sc_hi[l] + coef * sc_lo[l];
+        ri[l].B = 0.0;
+        factor[l] = (T)ri[l].A;
+    }
+    if (job->grad.data) {
+        V f = VOP(load)(factor);
+        for (int64_t j = 0; j < n; j++)
+            VOP(store)(xt + j * LANES, VOP(mul)(xv[j], f));
+        for (int l = 0; l < k; l++) {
+            if (!lane_ok[l])
+                continue;
+            for (int64_t j = 0; j < n; j++)
+                FN(store1)(grad[l] + j * (int64_t)sizeof(T), xt[j * LANES + l]);
+            FN(xent_fix)(job, grad[l], &ri[l]);
+        }
+    }
+    /* the rows left to xent_row (one chunk: n <= SMC_CHUNK) */
+    for (int l = 0; l < k; l++) {
+        if (lane_ok[l])
+            continue;
+        smc_xent_chunk cs;
+        FN(xent_row)(job, x[l], tgt[l], grad[l], &cs, &loss[l]);
+    }
+}
+
 /* k rows given by their pointers (loss[i]: row i's loss): in groups where
  * the rows allow it, else one at a time.  far_chunks: the chunk states of
  * rows with more chunks than fit on the stack (k * nchunks of them). */
@@ -593,6 +716,12 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
                            const char *const *tgt, char *const *grad, double *loss,
                            smc_xent_chunk *far_chunks)
 {
+    if (FN(xent_short_ok)(job)) {
+        for (int64_t i = 0; i < k; i += LANES)
+            FN(xent_short)(job, k - i < LANES ? k - i : LANES, x + i, tgt + i, grad + i,
+                           loss + i);
+        return;
+    }
     const int64_t group = FN(xent_group_rows)(job);
     if (group) {
         for (int64_t i = 0; i < k; i += group)
