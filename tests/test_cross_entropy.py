@@ -122,12 +122,40 @@ PROB_CASES = list(itertools.product((False, True), SMOOTHINGS, REDUCTIONS))
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weight,ignore,smoothing,reduction", LABEL_CASES)
-@pytest.mark.parametrize("shape", [(6, 37), (3, 300)])
+@pytest.mark.parametrize("shape", [(6, 37), (3, 300), (40, 10)])   # (40, 10): one row per lane
 def test_integer_targets_match_reference(sc, isa, rng, dtype, weight, ignore, smoothing,
                                          reduction, shape):
     x, t, w = make_case(rng, dtype, shape, -1, True, weight=weight, ignore=ignore)
     check_against_reference(sc, x, t, weight=w, reduction=reduction,
                             label_smoothing=smoothing)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 4, 10, 16, 31])
+def test_short_rows_do_not_depend_on_their_neighbours(sc, isa, rng, dtype, n):
+    """Short rows go several at once, one per vector lane, and rows holding
+    +-inf or NaN, or ignored, one at a time: each row's loss and gradient are
+    bit for bit those of the row alone, whatever its neighbours."""
+    rows = 50
+    x = (rng.standard_normal((rows, n)) * 4).astype(dtype)
+    t = rng.integers(0, n, rows)
+    x[3, 0] = np.inf
+    x[7, -1] = -np.inf
+    x[8, :] = -np.inf
+    x[11, n // 2] = np.nan
+    t[13] = -100
+    w = rng.random(n).astype(dtype)
+    loss, grad = sc.cross_entropy(x, t, weight=w, reduction="none", return_grad=True)
+    for i in range(rows):
+        one, g = sc.cross_entropy(x[i:i + 1], t[i:i + 1], weight=w, reduction="none",
+                                  return_grad=True)
+        assert one.tobytes() == loss[i:i + 1].tobytes(), f"row {i}: loss"
+        assert g.tobytes() == grad[i:i + 1].tobytes(), f"row {i}: gradient"
+    finite = np.isfinite(x).all(axis=1) & (t != -100)
+    want_loss, want_grad = ref.cross_entropy(x[finite], t[finite], -1, weight=w,
+                                             reduction="none")
+    assert np.all(ulp_error(loss[finite], want_loss, want_loss, dtype) <= LOSS_ULP)
+    assert np.all(ulp_error(grad[finite], want_grad, want_grad, dtype) <= GRAD_ULP)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
