@@ -1358,35 +1358,90 @@ static inline void smc_v_finalize(int op, int wide, f64v m, f64v c, f64v s_hi,
 }
 #endif
 
+/* The statistics of LANES short rows, one per lane (lane_sums): maximum m,
+ * count of m, and the others' sum of exps acc0 + acc1 + lo, kept in T. */
+typedef struct FN(lane_stats) {
+    V m, cnt, acc0, acc1, lo;
+} FN(lane_stats);
+
+/* The lane statistics of the n steps xv[0..n): with keep_exp, xv[i]
+ * becomes the exps.  compensate: lo keeps the roundings of the sums
+ * (Fast2Sum: acc is the larger part once it holds a term). */
+static inline void FN(lane_sums)(V *xv, int64_t n, V inv_t, V inv_lo, int use_t, int keep_exp,
+                                 int compensate, FN(lane_stats) *st)
+{
+    const V zero = SPLAT(0), one = SPLAT(1);
+    V m = SPLAT(-INFINITY);
+    for (int64_t i = 0; i < n; i++)
+        m = VOP(max)(xv[i], m);
+    V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
+    for (int64_t i = 0; i < n; i++) {
+        VM eq = VOP(eq)(xv[i], m);
+        V e = FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t);
+        if (keep_exp)
+            xv[i] = e;
+        e = VOP(select)(eq, zero, e);
+        V *acc = (i & 1) ? &acc1 : &acc0;
+        V s = VOP(add)(*acc, e);
+        if (compensate)
+            lo = VOP(add)(lo, VOP(sub)(e, VOP(sub)(s, *acc)));
+        *acc = s;
+        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+    }
+    st->m = m;
+    st->cnt = cnt;
+    st->acc0 = acc0;
+    st->acc1 = acc1;
+    st->lo = lo;
+}
+
+/* Half h of the lanes of st in double (m, count, sum, its low part), as
+ * smc_v_finalize takes them: float32 has two halves, float64 one. */
+static inline void FN(lane_stats_half)(const FN(lane_stats) *st, int h, f64v *m, f64v *c,
+                                       f64v *s, f64v *lo)
+{
+#if LANES == F32_LANES
+    *m = h ? f32_widen_hi(st->m) : f32_widen_lo(st->m);
+    *c = h ? f32_widen_hi(st->cnt) : f32_widen_lo(st->cnt);
+    *s = h ? f64_add(f32_widen_hi(st->acc0), f32_widen_hi(st->acc1))
+           : f64_add(f32_widen_lo(st->acc0), f32_widen_lo(st->acc1));
+    *lo = h ? f32_widen_hi(st->lo) : f32_widen_lo(st->lo);
+#else
+    (void)h;
+    *m = st->m;
+    *c = st->cnt;
+    *s = f64_add(st->acc0, st->acc1);
+    *lo = st->lo;
+#endif
+}
+
 /* The row constants of short_group's LANES rows as two-term T vectors
- * p1 + p2 (softmax: scale; log_softmax: log_sum) and lse, from the lanes'
- * maximum m, count of m and sum (acc0 + acc1 + lo) kept in T.
+ * p1 + p2 (softmax: scale; log_softmax: log_sum) and lse, from their
+ * lane statistics.
  * (LANES == F32_LANES: the float32 instantiation.) */
 #if LANES == F32_LANES
 /* float32: computed in double, one half of the lanes at a time, then
  * split2 vectorised: hi = (float)v, lo = (float)((v - hi) + v_lo). */
-static inline void FN(short_finalize)(int op, V m, V cnt, V acc0, V acc1, V lo, V *p1, V *p2,
-                                      V *lse)
+static inline void FN(short_finalize)(int op, const FN(lane_stats) *st, V *p1, V *p2, V *lse)
 {
     f64v h[2], l[2], e[2] = { f64_set1(0.0), f64_set1(0.0) };
-    smc_v_finalize(op, 0, f32_widen_lo(m), f32_widen_lo(cnt),
-                   f64_add(f32_widen_lo(acc0), f32_widen_lo(acc1)), f32_widen_lo(lo),
-                   &h[0], &l[0], &e[0]);
-    smc_v_finalize(op, 0, f32_widen_hi(m), f32_widen_hi(cnt),
-                   f64_add(f32_widen_hi(acc0), f32_widen_hi(acc1)), f32_widen_hi(lo),
-                   &h[1], &l[1], &e[1]);
+    for (int i = 0; i < 2; i++) {
+        f64v m, c, s, lo;
+        FN(lane_stats_half)(st, i, &m, &c, &s, &lo);
+        smc_v_finalize(op, 0, m, c, s, lo, &h[i], &l[i], &e[i]);
+    }
     *lse = f32_narrow(e[0], e[1]);
     *p1 = f32_narrow(h[0], h[1]);
     *p2 = f32_narrow(f64_add(f64_sub(h[0], f32_widen_lo(*p1)), l[0]),
                      f64_add(f64_sub(h[1], f32_widen_hi(*p1)), l[1]));
 }
 #else
-static inline void FN(short_finalize)(int op, V m, V cnt, V acc0, V acc1, V lo, V *p1, V *p2,
-                                      V *lse)
+static inline void FN(short_finalize)(int op, const FN(lane_stats) *st, V *p1, V *p2, V *lse)
 {
-    f64v h, l;
+    f64v h, l, m, c, s, lo;
+    FN(lane_stats_half)(st, 0, &m, &c, &s, &lo);
     *lse = f64_set1(0.0);
-    smc_v_finalize(op, 1, m, cnt, f64_add(acc0, acc1), lo, &h, &l, lse);
+    smc_v_finalize(op, 1, m, c, s, lo, &h, &l, lse);
     *p1 = h;
     *p2 = f64_add(f64_sub(h, h), l);            /* split2 of a double pair */
 }
@@ -1411,9 +1466,8 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
     const int use_t = job->use_t;
     T ih, il;
     FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
-    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il), zero = SPLAT(0), one = SPLAT(1);
+    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il);
     V xv[SMC_SHORT_MAX_VECS * LANES];
-    V m = SPLAT(-INFINITY);
     if (xs == (int64_t)sizeof(T) && n >= 4 && k == LANES) {
         /* four steps per load_steps4; the last 1-3 from the row's last four */
         int64_t i = 0;
@@ -1432,8 +1486,6 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         for (int64_t i = 0; i < n; i++)
             xv[i] = FN(col_load)(x + i * xs, k, ls);
     }
-    for (int64_t i = 0; i < n; i++)
-        m = VOP(max)(xv[i], m);
     /* the outputs: with perm, from x again, as whole vectors; else four
      * elements of each row per store_steps4 (the reverse of load_steps4;
      * on rows of 10, slower than perm for log_softmax, 9% faster than
@@ -1442,26 +1494,15 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
     const int steps_out = !contig && ys == (int64_t)sizeof(T) && n >= 4 && k == LANES;
     /* A lane's whole sum is these few terms added in T.  In float32 their
      * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
-     * are kept (Fast2Sum: acc is the larger part once it holds a term). */
+     * are kept (lane_sums). */
     const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
     /* softmax keeps each exp for the output instead of computing it twice */
     const int keep_exp = job->op == SMC_OP_SOFTMAX && !contig;
-    V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
-    for (int64_t i = 0; i < n; i++) {
-        VM eq = VOP(eq)(xv[i], m);
-        V e = FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t);
-        if (keep_exp)
-            xv[i] = e;
-        e = VOP(select)(eq, zero, e);
-        V *acc = (i & 1) ? &acc1 : &acc0;
-        V s = VOP(add)(*acc, e);
-        if (compensate)
-            lo = VOP(add)(lo, VOP(sub)(e, VOP(sub)(s, *acc)));
-        *acc = s;
-        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
-    }
+    FN(lane_stats) st;
+    FN(lane_sums)(xv, n, inv_t, inv_lo, use_t, keep_exp, compensate, &st);
+    const V m = st.m;
     V a, b, lse;
-    FN(short_finalize)(job->op, m, cnt, acc0, acc1, lo, &a, &b, &lse);
+    FN(short_finalize)(job->op, &st, &a, &b, &lse);
     if (job->op == SMC_OP_LOGSUMEXP) {
         if (ylane == (int64_t)sizeof(T)) {
             FN(col_store)(y, lse, k);

@@ -629,40 +629,19 @@ static void FN(xent_short)(const smc_loss_job *job, int64_t k, const char *const
             for (int64_t j = 0; j < n; j++)
                 xt[j * LANES + l] = (T)0;
     }
-    /* the lanes' maximum, count of it, and the others' sum of exps (in T,
-     * the roundings kept by Fast2Sum in float32, as in short_group) */
-    V xv[SMC_XENT_SHORT_MAX], m = SPLAT(-INFINITY);
-    for (int64_t j = 0; j < n; j++) {
+    /* the lanes' statistics (the exps kept in xv for the gradient; float32
+     * sums compensated, as logsumexp's in short_group), then per lane in
+     * double: m, log(sum) and 1/sum, each as hi + lo */
+    V xv[SMC_XENT_SHORT_MAX];
+    for (int64_t j = 0; j < n; j++)
         xv[j] = VOP(load)(xt + j * LANES);
-        m = VOP(max)(xv[j], m);
-    }
-    V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
-    for (int64_t j = 0; j < n; j++) {
-        VM eq = VOP(eq)(xv[j], m);
-        V e = FN(exp_diff)(xv[j], m, one, zero, 0);
-        xv[j] = e;
-        e = VOP(select)(eq, zero, e);
-        V *acc = (j & 1) ? &acc1 : &acc0;
-        V sum = VOP(add)(*acc, e);
-        if (sizeof(T) == 4)
-            lo = VOP(add)(lo, VOP(sub)(e, VOP(sub)(sum, *acc)));
-        *acc = sum;
-        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
-    }
-    /* per lane in double: m, log(sum) and 1/sum, each as hi + lo */
+    FN(lane_stats) st;
+    FN(lane_sums)(xv, n, one, zero, 0, 1, sizeof(T) == 4, &st);
     double md[LANES], ls_hi[LANES], ls_lo[LANES], sc_hi[LANES], sc_lo[LANES];
     const int wide = sizeof(T) == 8;
     for (int h = 0; h < LANES / F64_LANES; h++) {
-#if LANES == F32_LANES
-        f64v hm = h ? f32_widen_hi(m) : f32_widen_lo(m);
-        f64v hc = h ? f32_widen_hi(cnt) : f32_widen_lo(cnt);
-        f64v hs = h ? f64_add(f32_widen_hi(acc0), f32_widen_hi(acc1))
-                    : f64_add(f32_widen_lo(acc0), f32_widen_lo(acc1));
-        f64v hl = h ? f32_widen_hi(lo) : f32_widen_lo(lo);
-#else
-        f64v hm = m, hc = cnt, hs = f64_add(acc0, acc1), hl = lo;
-#endif
-        f64v a, b, unused = f64_set1(0.0);
+        f64v hm, hc, hs, hl, a, b, unused = f64_set1(0.0);
+        FN(lane_stats_half)(&st, h, &hm, &hc, &hs, &hl);
         f64_store(md + h * F64_LANES, hm);
         smc_v_finalize(SMC_OP_LOG_SOFTMAX, wide, hm, hc, hs, hl, &a, &b, &unused);
         f64_store(ls_hi + h * F64_LANES, a);
