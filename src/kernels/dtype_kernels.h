@@ -372,8 +372,6 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
         V bmax = SPLAT(-INFINITY);
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(p + i);
-            if (p != buf && (i * (int64_t)sizeof(T)) % 64 == 0)   /* once per cache line */
-                SMC_PREFETCH((const char *)(p + i) + SMC_PREFETCH_AHEAD_BYTES);
             bmax = VOP(max)(xv, bmax);       /* NaN ignored */
             vmin = VOP(min)(xv, vmin);
         }
@@ -512,10 +510,15 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
 
 /* Pass 2 over one chunk, given pass 1's results (chunk_range): its partial
  * (m, count of m, sum).  y: where the exps go (softmax), or NULL
- * (log_softmax, logsumexp). */
+ * (log_softmax, logsumexp).  next: the contiguous data the caller reduces
+ * next (up to len elements of it are prefetched at the pace of this
+ * pass), or NULL.  Pass 2 computes from cache and leaves the memory bus
+ * idle, so without this the next chunk's pass 1 waits for memory and the
+ * two never overlap (measured on Zen 3, AVX2: 4096x1024 float32 logsumexp
+ * 4.0 -> 2.6 ms). */
 static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t ystep,
                                   int64_t len, double chunk_m, double lo, const T *block_max,
-                                  double inv_t_s, double inv_t_lo, int use_t)
+                                  double inv_t_s, double inv_t_lo, int use_t, const char *next)
 {
     const int64_t sz = (int64_t)sizeof(T);
     smc_partial st = smc_partial_empty();
@@ -535,6 +538,9 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
             src = in;
         }
         T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
+        if (next)
+            for (int64_t q = 0; q < bl * sz; q += 64)
+                SMC_PREFETCH(next + b * sz + q);
         /* the blocks holding the maximum count it apart */
         int has_max = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m));
         int mode = chunk_mode;
@@ -575,23 +581,38 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
     return st;
 }
 
-/* Passes 1 and 2 over one chunk; *lo_out (if not NULL): its smallest element. */
+/* Passes 1 and 2 over one chunk; *lo_out (if not NULL): its smallest
+ * element; next as in chunk_sums. */
 static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t ystep,
                                  int64_t len, double inv_t_s, double inv_t_lo, int use_t,
-                                 double *lo_out)
+                                 double *lo_out, const char *next)
 {
     double lo;
     T block_max[SMC_CHUNK / BLOCK * LANES];
     double m = FN(chunk_range)(x, xstep, len, &lo, block_max);
     if (lo_out)
         *lo_out = lo;
-    return FN(chunk_sums)(x, xstep, y, ystep, len, m, lo, block_max, inv_t_s, inv_t_lo, use_t);
+    return FN(chunk_sums)(x, xstep, y, ystep, len, m, lo, block_max, inv_t_s, inv_t_lo, use_t,
+                          next);
+}
+
+/* What chunk_sums prefetches after the chunk at c0 of a row of n elements:
+ * the row's next chunk, or after the last one next_row (the start of the
+ * row reduced next, or NULL).  Nothing for a strided row (gathered). */
+static inline const char *FN(next_chunk)(const char *x, int64_t step, int64_t c0, int64_t n,
+                                         const char *next_row)
+{
+    if (step != (int64_t)sizeof(T))
+        return NULL;
+    return c0 + SMC_CHUNK < n ? x + (c0 + SMC_CHUNK) * step : next_row;
 }
 
 /* Statistics of a whole row: chunk partials merged left to right (the same
- * sequence the multi-threaded split of a long row produces). */
+ * sequence the multi-threaded split of a long row produces).  next_row as
+ * in next_chunk. */
 static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
-                                  double inv_t, double inv_t_lo, int use_t, int need_log)
+                                  double inv_t, double inv_t_lo, int use_t, int need_log,
+                                  const char *next_row)
 {
     smc_partial acc = smc_partial_empty();
     double lo = INFINITY;
@@ -599,7 +620,7 @@ static smc_rowstats FN(row_stats)(const char *x, int64_t step, int64_t n,
         int64_t len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
         double chunk_lo;
         smc_partial p = FN(chunk_exp)(x + c0 * step, step, NULL, 0, len, inv_t, inv_t_lo, use_t,
-                                      &chunk_lo);
+                                      &chunk_lo, FN(next_chunk)(x, step, c0, n, next_row));
         lo = chunk_lo < lo ? chunk_lo : lo;
         if (c0 == 0)
             acc = p;
@@ -740,10 +761,11 @@ static void FN(softmax_chunk_scale)(char *y, int64_t ystep, int64_t len, double 
 }
 
 static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep, int64_t n,
-                            double inv_t, double inv_t_lo, int use_t)
+                            double inv_t, double inv_t_lo, int use_t, const char *next_row)
 {
     if (n <= SMC_CHUNK) {
-        smc_partial p = FN(chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t, NULL);
+        smc_partial p = FN(chunk_exp)(x, xstep, y, ystep, n, inv_t, inv_t_lo, use_t, NULL,
+                                      FN(next_chunk)(x, xstep, 0, n, next_row));
         smc_rowstats st = smc_finalize(&p, 0, sizeof(T) == 8);
         FN(softmax_chunk_scale)(y, ystep, n, p.m, &st, inv_t, inv_t_lo);
         return;
@@ -756,15 +778,16 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
     double *mk = nchunks <= ON_STACK ? stack_mk : malloc((size_t)nchunks * sizeof(double));
     if (!mk) {
         /* no memory for the maxima: two exps per element, no scratch */
-        smc_rowstats st = FN(row_stats)(x, xstep, n, inv_t, inv_t_lo, use_t, 0);
+        smc_rowstats st = FN(row_stats)(x, xstep, n, inv_t, inv_t_lo, use_t, 0, next_row);
         FN(apply_strided)(SMC_OP_SOFTMAX, x, xstep, y, ystep, n, &st, inv_t, inv_t_lo, use_t);
         return;
     }
     smc_partial acc = smc_partial_empty();
     for (int64_t ch = 0; ch < nchunks; ch++) {
         int64_t c0 = ch * SMC_CHUNK, len = n - c0 < SMC_CHUNK ? n - c0 : SMC_CHUNK;
-        smc_partial p = FN(chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep,
-                                              len, inv_t, inv_t_lo, use_t, NULL);
+        smc_partial p = FN(chunk_exp)(x + c0 * xstep, xstep, y + c0 * ystep, ystep, len, inv_t,
+                                      inv_t_lo, use_t, NULL,
+                                      FN(next_chunk)(x, xstep, c0, n, next_row));
         mk[ch] = p.m;
         if (ch == 0)
             acc = p;
@@ -820,13 +843,21 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
             y[i] = yb + it.yoff;
         }
         r += g;
+        /* the next group's rows (`it` is at its first), prefetched by
+         * chunk_sums while this group is reduced */
+        const char *next[SMC_GROUP_ROWS] = { NULL };
+        if (xstep == (int64_t)sizeof(T)) {
+            smc_row_iter ahead = it;
+            for (int64_t i = 0; i < g && r + i < r1; i++, smc_row_iter_next(&ahead))
+                next[i] = xb + ahead.xoff;
+        }
         if (!grouped) {
             if (op == SMC_OP_SOFTMAX) {
                 FN(softmax_row)(x[0], xstep, y[0], ystep, n, job->inv_t, job->inv_t_lo,
-                                job->use_t);
+                                job->use_t, next[0]);
             } else {
                 smc_rowstats st = FN(row_stats)(x[0], xstep, n, job->inv_t, job->inv_t_lo,
-                                                job->use_t, 1);
+                                                job->use_t, 1, next[0]);
                 FN(row_output)(job, x[0], y[0], n, st.m, &st);
             }
             continue;
@@ -843,7 +874,7 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
         for (int64_t i = 0; i < g; i++)
             p[i] = FN(chunk_sums)(x[i], xstep, op == SMC_OP_SOFTMAX ? y[i] : NULL, ystep, n,
                                   m[i], lo[i], block_max[i], job->inv_t, job->inv_t_lo,
-                                  job->use_t);
+                                  job->use_t, next[i]);
         for (int64_t i = 0; i < g; i++) {
             st[i] = smc_finalize(&p[i], need_log, sizeof(T) == 8);
             st[i].lo = lo[i];
@@ -861,14 +892,15 @@ static void FN(chunk_stats)(const smc_job *job, int64_t row, int64_t chunk)
     int64_t len = job->g.n - c0 < SMC_CHUNK ? job->g.n - c0 : SMC_CHUNK;
     const char *x = (const char *)job->x.data + xoff + c0 * job->x.step;
     smc_partial *out = &job->partials[row * job->nchunks + chunk];
+    const char *next = FN(next_chunk)(x - c0 * job->x.step, job->x.step, c0, job->g.n, NULL);
     if (job->op == SMC_OP_SOFTMAX) {   /* writes exp to y, as softmax_row does */
         char *y = (char *)job->y.data + yoff + c0 * job->y.step;
         *out = FN(chunk_exp)(x, job->x.step, y, job->y.step, len, job->inv_t,
-                                     job->inv_t_lo, job->use_t, NULL);
+                                     job->inv_t_lo, job->use_t, NULL, next);
         return;
     }
     *out = FN(chunk_exp)(x, job->x.step, NULL, 0, len, job->inv_t, job->inv_t_lo, job->use_t,
-                         NULL);
+                         NULL, next);
 }
 
 static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)

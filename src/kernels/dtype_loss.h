@@ -124,7 +124,7 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
         V bmax = SPLAT(-INFINITY), bmin = SPLAT(INFINITY);
         for (int64_t i = b; i < end; i += LANES) {
             V xv = VOP(load)(x + i);
-            if ((i * (int64_t)sizeof(T)) % 64 == 0)     /* as chunk_range does */
+            if ((i * (int64_t)sizeof(T)) % 64 == 0)     /* SMC_PREFETCH_AHEAD_BYTES */
                 SMC_PREFETCH((const char *)(x + i) + SMC_PREFETCH_AHEAD_BYTES);
             bmax = VOP(max)(xv, bmax);                  /* NaN ignored */
             bmin = VOP(min)(xv, bmin);
