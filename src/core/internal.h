@@ -69,6 +69,12 @@ static inline int64_t smc_group_rows(int64_t row_bytes)
 #define SMC_PREFETCH_AHEAD_BYTES 4096
 #define SMC_PREFETCH_STEPS 8
 
+/* Where the row kernels read and write next (NULL: nothing to prefetch). */
+typedef struct smc_ahead {
+    const char *x;
+    char *y;
+} smc_ahead;
+
 /* Branch hint for rare paths (keeps them out of the hot loop's layout). */
 #if defined(__GNUC__) || defined(__clang__)
 #define SMC_UNLIKELY(c) __builtin_expect(!!(c), 0)
