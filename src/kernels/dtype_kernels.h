@@ -991,11 +991,15 @@ static int FN(col_mode)(const V *lo, const V *m, int nv, int use_t)
 
 /* The exp pass of col_group over one chunk of len steps: sums of exp
  * against the lanes' maxima m into (hi, lo), counts of m into cnt, and
- * with one_exp the exps into y.  Inlined at one call site per mode. */
+ * with one_exp the exps into y.  Step i also prefetches the span of
+ * `width` bytes at pf + i * xs for i < pf_steps (the next chunk, which
+ * this pass would otherwise leave for its max pass to wait for).
+ * Inlined at one call site per mode. */
 SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, int64_t ls,
                              int64_t ylane, int64_t len, const int64_t *kv, int nv, int one_exp,
                              int mode, const V *m, const V *neg_m, V inv_t, V inv_lo, int use_t,
-                             V *hi, V *lo, V *cnt)
+                             V *hi, V *lo, V *cnt, const char *pf, int64_t pf_steps,
+                             int64_t width)
 {
     const V zero = SPLAT(0), one = SPLAT(1);
     for (int64_t i0 = 0; i0 < len; i0 += SMC_COL_FLUSH) {
@@ -1004,6 +1008,8 @@ SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, i
         for (int g = 0; g < nv; g++)
             acc[g] = zero;
         for (int64_t i = i0; i < i1; i++) {
+            for (int64_t b = 0; i < pf_steps && b < width; b += 64)
+                SMC_PREFETCH(pf + i * xs + b);
             for (int g = 0; g < nv; g++) {
                 V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
                 VM eq = VOP(eq)(xv, m[g]);
@@ -1132,23 +1138,30 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
             cnt[g] = zero;
             neg_m[g] = VOP(sub)(zero, m[g]);
         }
+        /* what the exp pass prefetches: the next chunk, or with one_exp
+         * (no max pass over the chunk: it comes from memory) its own
+         * steps, SMC_PREFETCH_STEPS ahead */
+        const char *pf = xc + (one_exp ? SMC_PREFETCH_STEPS : len) * xs;
+        int64_t pf_steps = n - c0 - (one_exp ? SMC_PREFETCH_STEPS : len);
+        if (ls <= 0)
+            pf_steps = 0;
         /* one specialised loop per exp mode */
         switch (mode) {
         case SMC_EXP_M_BIGGER:
             FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_M_BIGGER,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
             break;
         case SMC_EXP_X_BIGGER:
             FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_X_BIGGER,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
             break;
         case SMC_EXP_TWOSUM:
             FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_TWOSUM,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt);
+                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
             break;
         default:
             FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_SLOW,
-                         m, neg_m, inv_t, inv_lo, use_t, hi, lo, cnt);
+                         m, neg_m, inv_t, inv_lo, use_t, hi, lo, cnt, pf, pf_steps, k * ls);
         }
         for (int g = 0; g < nv; g++) {
             T cb[LANES];
