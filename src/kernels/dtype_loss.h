@@ -124,8 +124,6 @@ static double FN(span_max_update)(const T *x, int64_t len, smc_partial *st, doub
         V bmax = SPLAT(-INFINITY), bmin = SPLAT(INFINITY);
         for (int64_t i = b; i < end; i += LANES) {
             V xv = VOP(load)(x + i);
-            if ((i * (int64_t)sizeof(T)) % 64 == 0)     /* SMC_PREFETCH_AHEAD_BYTES */
-                SMC_PREFETCH((const char *)(x + i) + SMC_PREFETCH_AHEAD_BYTES);
             bmax = VOP(max)(xv, bmax);                  /* NaN ignored */
             bmin = VOP(min)(xv, bmin);
         }
@@ -173,9 +171,10 @@ SMC_INLINE V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
  * whose block_max reaches m count such elements apart from the sum.  The
  * sum moves from T to double lanes every BLOCK elements (each lane adds
  * BLOCK / LANES / 2 pair sums in T, see chunk_acc), and to a double once
- * per span, like the count (exact in T). */
+ * per span, like the count (exact in T).  Each block also prefetches a
+ * block of next.x (what is read after this span), as chunk_sums does. */
 static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
-                             int eqs, const V *block_max, const V *block_min)
+                             int eqs, const V *block_max, const V *block_min, smc_ahead next)
 {
     V m = SPLAT(st->m), neg_m = SPLAT(-st->m), zero = SPLAT(0), one = SPLAT(1);
     V cnt = zero;
@@ -222,6 +221,8 @@ static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int
     } while (0)
     for (int64_t b = 0; b < full; b += BLOCK) {
         int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;
+        for (int64_t q = 0; next.x && q < BLOCK * (int64_t)sizeof(T); q += 64)
+            SMC_PREFETCH(next.x + b * (int64_t)sizeof(T) + q);
         V acc = zero;
         int beqs = eqs && VOP(any)(VOP(eq)(block_max[b / BLOCK], m));
         if (!fast) {
@@ -371,10 +372,11 @@ static inline void FN(span_range)(const T *xc, int64_t cl, smc_xent_chunk *cs,
 
 /* Step 2 over the span of elements [c0, c0 + cl) (xc: their contiguous
  * view) of the chunk starting at c_start: the u-sums and the exps, into cs.
- * ebuf: room for the span's exps when the gradient row is strided. */
+ * ebuf: room for the span's exps when the gradient row is strided; next:
+ * the logits read after this span (prefetched). */
 static void FN(span_exps)(const smc_loss_job *job, const T *xc, const char *q, char *grad,
                           T *ebuf, int64_t c_start, int64_t c0, int64_t cl,
-                          const FN(span_bounds) *sr, smc_xent_chunk *cs)
+                          const FN(span_bounds) *sr, smc_xent_chunk *cs, smc_ahead next)
 {
     const int64_t qs = job->target.step, gs = job->grad.step, sz = (int64_t)sizeof(T);
     smc_partial *st = &cs->p;
@@ -402,7 +404,7 @@ static void FN(span_exps)(const smc_loss_job *job, const T *xc, const char *q, c
         FN(segment_add)(job, grad, &cs->sg, c_start, c0, st->m);
         ec = gs == sz ? (T *)(grad + c0 * gs) : ebuf;
     }
-    FN(exp_sum_span)(xc, ec, cl, st, fast, eqs, sr->block_max, sr->block_min);
+    FN(exp_sum_span)(xc, ec, cl, st, fast, eqs, sr->block_max, sr->block_min, next);
     if (ec == ebuf)
         FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
 }
@@ -414,9 +416,11 @@ static inline void FN(xent_chunk_init)(smc_xent_chunk *cs)
     cs->sg.n = 0;
 }
 
+/* ... next: the logits read after the chunk (the next chunk, the next
+ * row: see xent_next), prefetched while its last span is reduced. */
 static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const char *q,
                                  char *grad, int64_t c_start, int64_t c_end,
-                                 smc_xent_chunk *cs)
+                                 smc_xent_chunk *cs, smc_ahead next)
 {
     const int64_t xs = job->x.step;
     T xbuf[SPAN], ebuf[SPAN];
@@ -424,10 +428,24 @@ static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const c
     for (int64_t c0 = c_start; c0 < c_end; c0 += SPAN) {
         int64_t cl = c_end - c0 < SPAN ? c_end - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
+        smc_ahead span_next = next;
+        if (c0 + cl < c_end)
+            span_next.x = xs == (int64_t)sizeof(T) ? x + (c0 + cl) * xs : NULL;
         FN(span_bounds) sr;
         FN(span_range)(xc, cl, cs, &sr);
-        FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &sr, cs);
+        FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &sr, cs, span_next);
     }
+}
+
+/* What the first pass over chunk ch of the row x prefetches after it: the
+ * row's next chunk, or after its last one next_row. */
+static inline smc_ahead FN(xent_next)(const smc_loss_job *job, const char *x, int64_t ch,
+                                      smc_ahead next_row)
+{
+    smc_ahead a = next_row;
+    if ((ch + 1) * SMC_CHUNK < job->g.n)
+        a.x = job->x.step == (int64_t)sizeof(T) ? x + (ch + 1) * SMC_CHUNK * job->x.step : NULL;
+    return a;
 }
 
 /* ---- cross-entropy: the row steps --------------------------------------------------
@@ -527,7 +545,7 @@ static void FN(xent_fix)(const smc_loss_job *job, char *grad, const smc_xent_row
 }
 
 static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt, char *grad,
-                         smc_xent_chunk *cs, double *loss_out)
+                         smc_xent_chunk *cs, double *loss_out, smc_ahead next_row)
 {
     const int64_t n = job->g.n, nch = (n + SMC_CHUNK - 1) / SMC_CHUNK;
     smc_xent_row ri;
@@ -539,7 +557,8 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
         return;
     }
     for (int64_t ch = 0; ch < nch; ch++)
-        FN(xent_chunk_pass1)(job, x, tgt, grad, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch]);
+        FN(xent_chunk_pass1)(job, x, tgt, grad, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch],
+                             FN(xent_next)(job, x, ch, next_row));
     *loss_out = FN(xent_merge)(job, &ri, cs, nch);
     if (!grad)
         return;
@@ -550,9 +569,11 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
 
 /* Rows of one span (1 <= n <= SPAN) with contiguous logits, in groups
  * (smc_group_rows): xent_row step by step, each step over the whole group.
- * The same steps per row as xent_row: the same bits. */
+ * The same steps per row as xent_row: the same bits.  next[i]: row i of
+ * the next group (or NULL), prefetched. */
 static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const *x,
-                           const char *const *tgt, char *const *grad, double *loss)
+                           const char *const *tgt, char *const *grad, double *loss,
+                           const char *const *next)
 {
     const int64_t n = job->g.n;
     smc_xent_row ri[SMC_GROUP_ROWS];
@@ -567,7 +588,8 @@ static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const
     }
     for (int64_t i = 0; i < k; i++)
         if (!ri[i].ignored)
-            FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &sr[i], &cs[i]);
+            FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &sr[i], &cs[i],
+                          (smc_ahead){ next[i], NULL });
     for (int64_t i = 0; i < k; i++)
         loss[i] = FN(xent_merge)(job, &ri[i], &cs[i], 1);
     for (int64_t i = 0; i < k; i++)
@@ -684,7 +706,7 @@ static void FN(xent_short)(const smc_loss_job *job, int64_t k, const char *const
         if (lane_ok[l])
             continue;
         smc_xent_chunk cs;
-        FN(xent_row)(job, x[l], tgt[l], grad[l], &cs, &loss[l]);
+        FN(xent_row)(job, x[l], tgt[l], grad[l], &cs, &loss[l], (smc_ahead){ NULL, NULL });
     }
 }
 
@@ -701,18 +723,27 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
                            loss + i);
         return;
     }
+    /* each row prefetches the one after it (contiguous logits only) */
+    const int contig = job->x.step == (int64_t)sizeof(T);
     const int64_t group = FN(xent_group_rows)(job);
     if (group) {
-        for (int64_t i = 0; i < k; i += group)
+        for (int64_t i = 0; i < k; i += group) {
+            const char *next[SMC_GROUP_ROWS];
+            for (int64_t j = 0; j < group; j++)
+                next[j] = i + group + j < k ? x[i + group + j] : NULL;
             FN(xent_group)(job, k - i < group ? k - i : group, x + i, tgt + i, grad + i,
-                           loss + i);
+                           loss + i, next);
+        }
         return;
     }
     const int64_t nch = (job->g.n + SMC_CHUNK - 1) / SMC_CHUNK;
     smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
-    for (int64_t i = 0; i < k; i++)
+    for (int64_t i = 0; i < k; i++) {
+        smc_ahead next = { contig && i + 1 < k ? x[i + 1] : NULL, NULL };
         FN(xent_row)(job, x[i], tgt[i], grad[i],
-                     nch <= SMC_XENT_STACK_CHUNKS ? local : far_chunks + i * nch, &loss[i]);
+                     nch <= SMC_XENT_STACK_CHUNKS ? local : far_chunks + i * nch, &loss[i],
+                     next);
+    }
 }
 #undef SPAN
 
@@ -865,7 +896,8 @@ static void FN(xent_split)(const smc_loss_job *job, int phase, int64_t item)
         break;
     case SMC_XENT_CHUNK_STATS:
         if (!ri->ignored)
-            FN(xent_chunk_pass1)(job, x, t, g, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch]);
+            FN(xent_chunk_pass1)(job, x, t, g, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch],
+                                 FN(xent_next)(job, x, ch, (smc_ahead){ NULL, NULL }));
         break;
     case SMC_XENT_ROW_MERGE:
         job->row_loss[row] = FN(xent_merge)(job, ri, cs, nch);
