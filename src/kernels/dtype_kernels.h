@@ -959,19 +959,32 @@ SMC_INLINE void FN(col_store)(char *p, V v, int64_t k)
         FN(store_partial)(p, v, k);
 }
 
-/* m[g], lo[g]: the lane-wise maximum and minimum over all n steps (NaN
- * ignored; both hold their initial values in lanes of only NaN). */
-static void FN(col_range)(const char *x, int64_t xs, int64_t ls, int64_t n, int64_t k,
-                          const int64_t *kv, int nv, V *m, V *lo)
+/* vmax[g], vmin[g]: also the lane-wise maximum and minimum of the len
+ * steps at x (NaN ignored: they keep their values in lanes of only NaN),
+ * prefetching SMC_PREFETCH_STEPS ahead within the `left` steps there.
+ * full: every vector is LANES contiguous lanes, loaded without the checks
+ * of col_load (a third of this loop's time where they were made). */
+static void FN(col_range)(const char *x, int64_t xs, int64_t ls, int64_t len, int64_t left,
+                          const int64_t *kv, int nv, int full, V *vmax, V *vmin)
 {
-    for (int64_t i = 0; i < n; i++) {
-        if (i + SMC_PREFETCH_STEPS < n)
-            for (int64_t b = 0; b < k * ls; b += 64)
+    const int64_t width = ((nv - 1) * LANES + kv[nv - 1]) * ls;   /* bytes of a step */
+    for (int64_t i = 0; i < len; i++) {
+        if (i + SMC_PREFETCH_STEPS < left)
+            for (int64_t b = 0; b < width; b += 64)
                 SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+        if (full) {
+            const T *p = (const T *)(x + i * xs);
+            for (int g = 0; g < nv; g++) {
+                V xv = VOP(load)(p + g * LANES);
+                vmax[g] = VOP(max)(xv, vmax[g]);
+                vmin[g] = VOP(min)(xv, vmin[g]);
+            }
+            continue;
+        }
         for (int g = 0; g < nv; g++) {
             V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
-            m[g] = VOP(max)(xv, m[g]);
-            lo[g] = VOP(min)(xv, lo[g]);
+            vmax[g] = VOP(max)(xv, vmax[g]);
+            vmin[g] = VOP(min)(xv, vmin[g]);
         }
     }
 }
@@ -991,13 +1004,14 @@ static int FN(col_mode)(const V *lo, const V *m, int nv, int use_t)
 
 /* The exp pass of col_group over one chunk of len steps: sums of exp
  * against the lanes' maxima m into (hi, lo), counts of m into cnt, and
- * with one_exp the exps into y.  Step i also prefetches the span of
+ * with one_exp the exps into y; count 0: no element equals its lane's
+ * maximum (nothing to count, as in block_exp).  Step i also prefetches the span of
  * `width` bytes at pf + i * xs for i < pf_steps (the next chunk, which
  * this pass would otherwise leave for its max pass to wait for).
  * Inlined at one call site per mode. */
 SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, int64_t ls,
                              int64_t ylane, int64_t len, const int64_t *kv, int nv, int one_exp,
-                             int mode, const V *m, const V *neg_m, V inv_t, V inv_lo, int use_t,
+                             int mode, int count, const V *m, const V *neg_m, V inv_t, V inv_lo, int use_t,
                              V *hi, V *lo, V *cnt, const char *pf, int64_t pf_steps,
                              int64_t width)
 {
@@ -1012,10 +1026,14 @@ SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, i
                 SMC_PREFETCH(pf + i * xs + b);
             for (int g = 0; g < nv; g++) {
                 V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
-                VM eq = VOP(eq)(xv, m[g]);
                 V e = FN(exp_in_mode)(xv, m[g], neg_m[g], mode, inv_t, inv_lo, use_t);
-                acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
-                cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
+                if (count) {
+                    VM eq = VOP(eq)(xv, m[g]);
+                    acc[g] = VOP(add)(acc[g], VOP(select)(eq, zero, e));
+                    cnt[g] = VOP(add)(cnt[g], VOP(select)(eq, one, zero));
+                } else {
+                    acc[g] = VOP(add)(acc[g], e);
+                }
                 if (one_exp)
                     FN(col_store)(yc + i * ys + g * LANES * ylane, e, kv[g]);
             }
@@ -1081,8 +1099,9 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
      * faster with two exps; with 256 steps, 30% slower). */
     const int one_exp = job->op == SMC_OP_SOFTMAX && ylane == (int64_t)sizeof(T) &&
                         !(SMC_ISA_CHEAP_EXP && n * k * (int64_t)sizeof(T) > SMC_COL_CACHED_BYTES);
+    const int full = ls == (int64_t)sizeof(T) && k == W;
     if (one_exp) {
-        FN(col_range)(x, xs, ls, n, k, kv, nv, m, col_min);
+        FN(col_range)(x, xs, ls, n, n, kv, nv, full, m, col_min);
         if (k % LANES)
             col_min[nv - 1] = VOP(select)(real_lane, col_min[nv - 1], SPLAT(INFINITY));
     }
@@ -1091,22 +1110,13 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         int64_t len = n - c0 < SMC_COL_CHUNK ? n - c0 : SMC_COL_CHUNK;
         const char *xc = x + c0 * xs;
         char *yc = y + c0 * ys;
-        V vmax[G];
+        V vmax[G];      /* the chunk's own maxima */
         for (int g = 0; g < nv; g++) {
-            vmax[g] = m[g];
+            vmax[g] = one_exp ? m[g] : SPLAT(-INFINITY);
             chunk_min[g] = one_exp ? col_min[g] : SPLAT(INFINITY);
         }
-        for (int64_t i = 0; i < len && !one_exp; i++) {
-            if (c0 + i + SMC_PREFETCH_STEPS < n)
-                for (int64_t b = 0; b < k * ls; b += 64)
-                    SMC_PREFETCH(xc + (i + SMC_PREFETCH_STEPS) * xs + b);
-            for (int g = 0; g < nv; g++) {
-                V xv = FN(col_load)(xc + i * xs + g * LANES * ls, kv[g], ls);
-                vmax[g] = VOP(max)(xv, vmax[g]);
-                chunk_min[g] = VOP(min)(xv, chunk_min[g]);
-            }
-        }
         if (!one_exp) {
+            FN(col_range)(xc, xs, ls, len, n - c0, kv, nv, full, vmax, chunk_min);
             if (k % LANES)
                 chunk_min[nv - 1] = VOP(select)(real_lane, chunk_min[nv - 1], SPLAT(INFINITY));
             for (int g = 0; g < nv; g++)
@@ -1128,11 +1138,16 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
                 FN(split2)(pl.s_hi, pl.s_lo, &h[l], &lw[l]);
                 count[g * LANES + l] = 0.0;
             }
-            m[g] = vmax[g];
+            m[g] = VOP(max)(vmax[g], m[g]);
             hi[g] = VOP(load)(h);
             lo[g] = VOP(load)(lw);
         }
         const int mode = FN(col_mode)(chunk_min, m, nv, use_t);
+        /* most chunks hold no lane's maximum: then no count (the -inf
+         * padding of a partial vector always counts) */
+        int holds_max = one_exp || mode == SMC_EXP_SLOW;
+        for (int g = 0; g < nv && !holds_max; g++)
+            holds_max = VOP(any)(VOP(eq)(vmax[g], m[g]));
         V cnt[G], neg_m[G];
         for (int g = 0; g < nv; g++) {
             cnt[g] = zero;
@@ -1145,24 +1160,25 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         int64_t pf_steps = n - c0 - (one_exp ? SMC_PREFETCH_STEPS : len);
         if (ls <= 0)
             pf_steps = 0;
-        /* one specialised loop per exp mode */
-        switch (mode) {
-        case SMC_EXP_M_BIGGER:
-            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_M_BIGGER,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
-            break;
-        case SMC_EXP_X_BIGGER:
-            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_X_BIGGER,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
-            break;
-        case SMC_EXP_TWOSUM:
-            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_TWOSUM,
-                         m, neg_m, inv_t, inv_lo, 0, hi, lo, cnt, pf, pf_steps, k * ls);
-            break;
-        default:
-            FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, SMC_EXP_SLOW,
-                         m, neg_m, inv_t, inv_lo, use_t, hi, lo, cnt, pf, pf_steps, k * ls);
-        }
+        /* one specialised loop per exp mode and count */
+#define SMC_COL_SUMS(mode_, count_, use_t_)                                                   \
+        FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, mode_, count_, m, neg_m, \
+                     inv_t, inv_lo, use_t_, hi, lo, cnt, pf, pf_steps, k * ls)
+        if (mode == SMC_EXP_SLOW)
+            SMC_COL_SUMS(SMC_EXP_SLOW, 1, use_t);
+        else if (mode == SMC_EXP_M_BIGGER && holds_max)
+            SMC_COL_SUMS(SMC_EXP_M_BIGGER, 1, 0);
+        else if (mode == SMC_EXP_M_BIGGER)
+            SMC_COL_SUMS(SMC_EXP_M_BIGGER, 0, 0);
+        else if (mode == SMC_EXP_X_BIGGER && holds_max)
+            SMC_COL_SUMS(SMC_EXP_X_BIGGER, 1, 0);
+        else if (mode == SMC_EXP_X_BIGGER)
+            SMC_COL_SUMS(SMC_EXP_X_BIGGER, 0, 0);
+        else if (holds_max)
+            SMC_COL_SUMS(SMC_EXP_TWOSUM, 1, 0);
+        else
+            SMC_COL_SUMS(SMC_EXP_TWOSUM, 0, 0);
+#undef SMC_COL_SUMS
         for (int g = 0; g < nv; g++) {
             T cb[LANES];
             VOP(store)(cb, cnt[g]);
