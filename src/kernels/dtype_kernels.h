@@ -1048,6 +1048,44 @@ SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, i
     }
 }
 
+/* col_group's output pass over the n steps of a group whose vectors are
+ * all LANES contiguous lanes in x and in y, for kind 0 (y holds exp(x -
+ * max): scale it), 1 (softmax) or 2 (log_softmax): the general loop with
+ * its per-vector checks hoisted out (inlined once per kind; log_softmax
+ * over axis 0 from L3 11% faster). */
+SMC_INLINE void FN(col_out_full)(int kind, const char *x, char *y, int64_t xs, int64_t ys,
+                                 int64_t n, int nv, int mode, const V *pm, const V *neg_pm,
+                                 const V *p1, const V *p2, V inv_t, V inv_lo, int use_t)
+{
+    const int64_t width = nv * LANES * (int64_t)sizeof(T);
+    for (int64_t i = 0; i < n; i++) {
+        if (i + SMC_PREFETCH_STEPS < n) {
+            for (int64_t b = 0; b < width; b += 64) {
+                if (kind)
+                    SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+                SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
+            }
+        }
+        const T *xp = (const T *)(x + i * xs);
+        T *yp = (T *)(y + i * ys);
+        for (int g = 0; g < nv; g++) {
+            V out;
+            if (kind == 0) {
+                V e = VOP(load)(yp + g * LANES);
+                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
+            } else if (kind == 1) {
+                V e = FN(exp_in_mode)(VOP(load)(xp + g * LANES), pm[g], neg_pm[g], mode, inv_t,
+                                      inv_lo, use_t);
+                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
+            } else {
+                out = FN(log_softmax_in_mode)(VOP(load)(xp + g * LANES), pm[g], neg_pm[g], p1[g],
+                                              p2[g], mode, inv_t, inv_lo, use_t);
+            }
+            VOP(store)(yp + g * LANES, out);
+        }
+    }
+}
+
 /* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
  * LANES rows side by side: a step then reads whole cache lines, and the
  * page (TLB entry) of each step is paid once for all of them. */
@@ -1227,6 +1265,18 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     }
     const int out_mode = FN(col_mode)(col_min, pm, nv, use_t);
     int y_contig = ylane == (int64_t)sizeof(T);
+    if (full && y_contig) {
+        if (one_exp)
+            FN(col_out_full)(0, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
+                             use_t);
+        else if (job->op == SMC_OP_SOFTMAX)
+            FN(col_out_full)(1, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
+                             use_t);
+        else
+            FN(col_out_full)(2, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
+                             use_t);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
             for (int64_t b = 0; b < k * ls; b += 64)
