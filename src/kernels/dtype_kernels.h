@@ -936,6 +936,7 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
 #define SMC_COL_CHUNK 64   /* steps re-read from cache by the second pass; small because power-of-two strides map to few cache sets */
 #define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
 #define SMC_COL_CACHED_BYTES (1 << 20)  /* columns up to this size are re-read from L2 */
+#define SMC_COL_MEMORY_BYTES (8 << 20) /* arrays above this size are read from memory, not L3 */
 
 /* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
 SMC_INLINE V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
@@ -1131,12 +1132,17 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     /* softmax into lanes that are neighbours in y: one exp per element.
      * A first pass finds each lane's final maximum, the statistics pass
      * stores exp(x - max) in y, and the output pass only scales y.  That is
-     * one more pass over the group's columns: where exp is cheap
-     * (SMC_ISA_CHEAP_EXP) and the columns do not stay in L2, the second exp
-     * costs less than the pass (AVX-512, 4096x1024 over axis 0: 20-25%
-     * faster with two exps; with 256 steps, 30% slower). */
+     * one more pass over the group's columns: where the columns do not
+     * stay in L2, and exp is cheap (SMC_ISA_CHEAP_EXP) or the array comes
+     * from memory, the second exp costs less than the pass (AVX-512,
+     * 4096x1024 over axis 0: 20-25% faster with two exps, with 256 steps
+     * 30% slower; AVX2 (Zen 3), 4096 steps of float32: 40% slower with
+     * 4 MiB of x, even at 8 MiB, 20-25% faster at 12-16 MiB). */
+    const int64_t group_bytes = n * k * (int64_t)sizeof(T);
     const int one_exp = job->op == SMC_OP_SOFTMAX && ylane == (int64_t)sizeof(T) &&
-                        !(SMC_ISA_CHEAP_EXP && n * k * (int64_t)sizeof(T) > SMC_COL_CACHED_BYTES);
+                        !(group_bytes > SMC_COL_CACHED_BYTES &&
+                          (SMC_ISA_CHEAP_EXP || n * job->rows * (int64_t)sizeof(T) >
+                                                    SMC_COL_MEMORY_BYTES));
     const int full = ls == (int64_t)sizeof(T) && k == W;
     if (one_exp) {
         FN(col_range)(x, xs, ls, n, n, kv, nv, full, m, col_min);
@@ -1733,3 +1739,4 @@ static void FN(exp_array)(int64_t n, const void *xv, void *yv)
 #undef SMC_COL_CHUNK
 #undef SMC_COL_FLUSH
 #undef SMC_COL_CACHED_BYTES
+#undef SMC_COL_MEMORY_BYTES
