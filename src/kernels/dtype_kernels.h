@@ -26,8 +26,10 @@
 /* exp(a + a_err) where a_err is a tiny correction of a (the rounding error
  * of the subtraction that produced a).  Cody-Waite reduction
  * a = n*ln2 + r, |r| <= ln2/2, then a minimax polynomial for exp(r), then
- * scaling by 2^n.  NaN propagates; -inf gives +0. */
-SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out)
+ * scaling by 2^n.  NaN propagates; -inf gives +0.  Returns exp(r), with
+ * n in *n_out and in *biased_n_out n plus EXP_POW2_MAGIC (pow2_from_magic
+ * makes 2^n of it). */
+SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out, V *biased_n_out)
 {
 #ifdef EXP_TABLE
     /* With a table of 2^(j/16) (EXP_TABLE, kernels.c): a = (n/16) ln2 + r,
@@ -42,19 +44,23 @@ SMC_INLINE V FN(exp_poly_of)(V a, V a_err, V *n_out)
     V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI / 16), a);   /* exact, as below */
     r = VOP(fma)(n, SPLAT(-EXP_LN2_LO / 16), r);
     r = VOP(add)(r, a_err);
-    *n_out = VOP(mul)(n, SPLAT(1.0 / 16));
+    *n_out = *biased_n_out = VOP(mul)(n, SPLAT(1.0 / 16));
     SMC_CAT(DT, i) j = VOP(index_bits)(t);
     V th = VOP(permute2)(VOP(load)(EXP_TABLE), j, VOP(load)(EXP_TABLE + LANES));
     V tl = VOP(permute2)(VOP(load)(EXP_TABLE + 2 * LANES), j, VOP(load)(EXP_TABLE + 3 * LANES));
     V q = VOP(fma)(VOP(mul)(r, r), EXP_TABLE_POLY(r), r);
     return VOP(add)(VOP(fma)(th, q, tl), th);
 #else
-    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_ROUND_MAGIC));
-    V n = VOP(sub)(t, SPLAT(EXP_ROUND_MAGIC));  /* round(a / ln2) */
+    /* The rounding constant carries the exponent bias, so the low bits of
+     * t are n + bias, and exp_core_normal shifts them into 2^n directly
+     * (one addition per vector fewer than from n). */
+    V t = VOP(fma)(a, SPLAT(EXP_LOG2E), SPLAT(EXP_POW2_MAGIC));
+    V n = VOP(sub)(t, SPLAT(EXP_POW2_MAGIC));   /* round(a / ln2) */
     V r = VOP(fma)(n, SPLAT(-EXP_LN2_HI), a);   /* exact: n*LN2_HI has spare bits */
     r = VOP(fma)(n, SPLAT(-EXP_LN2_LO), r);
     r = VOP(add)(r, a_err);
     *n_out = n;
+    *biased_n_out = t;
     return EXP_POLY(r);
 #endif
 }
@@ -67,8 +73,8 @@ SMC_INLINE V FN(exp_core_wide)(V a, V a_err)
 {
     a = VOP(max)(SPLAT(EXP_MIN_ARG), a);        /* NaN stays in `a` */
     a = VOP(min)(SPLAT(EXP_MAX_ARG), a);
-    V n;
-    V p = FN(exp_poly_of)(a, a_err, &n);
+    V n, biased_n;
+    V p = FN(exp_poly_of)(a, a_err, &n, &biased_n);
 #if SMC_ISA_HAS_SCALEF
     return VOP(scalef)(p, n);                   /* the same single rounding */
 #else
@@ -85,12 +91,12 @@ SMC_INLINE V FN(exp_core_wide)(V a, V a_err)
  * steps of exp_core_wide give, for a third fewer instructions. */
 SMC_INLINE V FN(exp_core_normal)(V a, V a_err)
 {
-    V n;
-    V p = FN(exp_poly_of)(a, a_err, &n);
+    V n, biased_n;
+    V p = FN(exp_poly_of)(a, a_err, &n, &biased_n);
 #if SMC_ISA_HAS_SCALEF
     return VOP(scalef)(p, n);
 #else
-    return VOP(mul)(p, VOP(pow2_from_magic)(VOP(add)(n, SPLAT(EXP_POW2_MAGIC))));
+    return VOP(mul)(p, VOP(pow2_from_magic)(biased_n));
 #endif
 }
 

@@ -26,7 +26,7 @@
 #define EXP_ROUND_MAGIC 0x1.8p23f      /* adding it rounds to an integer */
 #define EXP_LN2_HI 0x1.62e4p-1f        /* 16 bits: n * LN2_HI is exact */
 #define EXP_LN2_LO 0x1.7f7d1cp-20f
-#define EXP_POW2_MAGIC (0x1.8p23f + 127.0f)
+#define EXP_POW2_MAGIC (0x1.8p23f + 127.0f) /* rounds too, leaving n + bias in the low bits */
 #define EXP_N1_MIN (-100.0f)
 #define EXP_N1_MAX 127.0f
 #define EXP_FAST_LIM 87.0f             /* |a| <= 87: n in [-126, 126], exp(a) normal */
@@ -63,7 +63,7 @@
 #define EXP_ROUND_MAGIC 0x1.8p52
 #define EXP_LN2_HI 0x1.62e42fee00000p-1  /* 32 bits: n * LN2_HI is exact */
 #define EXP_LN2_LO 0x1.a39ef35793c76p-33
-#define EXP_POW2_MAGIC (0x1.8p52 + 1023.0)
+#define EXP_POW2_MAGIC (0x1.8p52 + 1023.0)  /* rounds too, leaving n + bias in the low bits */
 #define EXP_N1_MIN (-1000.0)
 #define EXP_N1_MAX 1023.0
 #define EXP_FAST_LIM 708.0             /* |a| <= 708: n in [-1022, 1021], exp(a) normal */
