@@ -440,78 +440,88 @@ static inline void FN(chunk_acc_total)(const FN(chunk_acc) *a, double *sum, doub
     *count = FN(hsum)(a->cnt);
 }
 
-/* Pass 2 over one contiguous block (bl <= BLOCK) of a chunk: the block's
+/* Pass 2 over len contiguous elements of a chunk (whole blocks, but for a
+ * partial last one at the chunk's end), a BLOCK at a time: each block's
  * (sum, count of m) of exp of src against the chunk maximum m, added to
- * the chunk's accumulator, and with
- * `store` (a constant at every call site) the exps themselves in dst.
- * mode (exp_mode): not SLOW only where the block holds no element equal to
- * m, so nothing is counted apart or clamped; the sum is bit for bit the one
- * of the general path. */
-SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t bl,
-                                 V m, V inv_t, V inv_lo, int use_t, int mode,
-                                 FN(chunk_acc) *chunk)
+ * the chunk's accumulator, and with `store` (a constant at every call
+ * site) the exps themselves in dst.  mode (exp_mode): not SLOW only where
+ * the blocks hold no element equal to m, so nothing is counted apart or
+ * clamped; the sum is bit for bit the one of the general path.  Runs of
+ * blocks go through one call, so that the per-block work is this loop's,
+ * not the caller's dispatch.  ahead: what to prefetch (at the offsets of
+ * src), a block's worth per block. */
+SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, int64_t len,
+                              V m, V inv_t, V inv_lo, int use_t, int mode, smc_ahead ahead,
+                              FN(chunk_acc) *chunk)
 {
     V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
-    int64_t full = bl / LANES * LANES, k = bl - full;
-    V acc0 = zero, acc1 = zero, cnt = zero;
-    if (mode != SMC_EXP_SLOW) {
-        /* exp_diff_fast gives exactly 1 where x == m, as exp_diff does;
-         * count_max: the block holds such elements, counted apart */
+    for (int64_t b = 0; b < len; b += BLOCK, src += BLOCK, dst += BLOCK) {
+        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+        for (int64_t q = 0; ahead.x && q < bl * (int64_t)sizeof(T); q += 64)
+            SMC_PREFETCH(ahead.x + b * (int64_t)sizeof(T) + q);
+        for (int64_t q = 0; ahead.y && q < bl * (int64_t)sizeof(T); q += 64)
+            SMC_PREFETCH_W(ahead.y + b * (int64_t)sizeof(T) + q);
+        int64_t full = bl / LANES * LANES, k = bl - full;
+        V acc0 = zero, acc1 = zero, cnt = zero;
+        if (mode != SMC_EXP_SLOW) {
+            /* exp_diff_fast gives exactly 1 where x == m, as exp_diff does;
+             * count_max: the block holds such elements, counted apart */
 #define SMC_ACC(acc, xv, e)                                                   \
-        do {                                                                  \
-            if (count_max) {                                                  \
-                VM eq_ = VOP(eq)(xv, m);                                      \
-                acc = VOP(add)(acc, VOP(select)(eq_, zero, e));               \
-                cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));             \
-            } else {                                                          \
-                acc = VOP(add)(acc, e);                                       \
-            }                                                                 \
-        } while (0)
-        int64_t i = 0;
-        for (; i + 2 * LANES <= full; i += 2 * LANES) {
-            V x0 = VOP(load)(src + i), x1 = VOP(load)(src + i + LANES);
-            V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
-            V e1 = FN(exp_diff_fast)(x1, m, neg_m, mode);
-            if (store) {
-                VOP(store)(dst + i, e0);
-                VOP(store)(dst + i + LANES, e1);
+            do {                                                              \
+                if (count_max) {                                              \
+                    VM eq_ = VOP(eq)(xv, m);                                  \
+                    acc = VOP(add)(acc, VOP(select)(eq_, zero, e));           \
+                    cnt = VOP(add)(cnt, VOP(select)(eq_, one, zero));         \
+                } else {                                                      \
+                    acc = VOP(add)(acc, e);                                   \
+                }                                                             \
+            } while (0)
+            int64_t i = 0;
+            for (; i + 2 * LANES <= full; i += 2 * LANES) {
+                V x0 = VOP(load)(src + i), x1 = VOP(load)(src + i + LANES);
+                V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
+                V e1 = FN(exp_diff_fast)(x1, m, neg_m, mode);
+                if (store) {
+                    VOP(store)(dst + i, e0);
+                    VOP(store)(dst + i + LANES, e1);
+                }
+                SMC_ACC(acc0, x0, e0);
+                SMC_ACC(acc1, x1, e1);
             }
-            SMC_ACC(acc0, x0, e0);
-            SMC_ACC(acc1, x1, e1);
-        }
-        if (i < full) {
-            V x0 = VOP(load)(src + i);
-            V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
-            if (store)
-                VOP(store)(dst + i, e0);
-            SMC_ACC(acc0, x0, e0);
-        }
+            if (i < full) {
+                V x0 = VOP(load)(src + i);
+                V e0 = FN(exp_diff_fast)(x0, m, neg_m, mode);
+                if (store)
+                    VOP(store)(dst + i, e0);
+                SMC_ACC(acc0, x0, e0);
+            }
 #undef SMC_ACC
-    } else {
-        for (int64_t i = 0; i < full; i += LANES) {
-            V xv = VOP(load)(src + i);
+        } else {
+            for (int64_t i = 0; i < full; i += LANES) {
+                V xv = VOP(load)(src + i);
+                VM eq = VOP(eq)(xv, m);
+                V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
+                if (store)
+                    VOP(store)(dst + i, e);
+                if ((i / LANES) & 1)
+                    acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
+                else
+                    acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
+                cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
+            }
+        }
+        if (k) {
+            /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
+            V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
             VM eq = VOP(eq)(xv, m);
             V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
             if (store)
-                VOP(store)(dst + i, e);
-            if ((i / LANES) & 1)
-                acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
-            else
-                acc0 = VOP(add)(acc0, VOP(select)(eq, zero, e));
+                FN(store_partial)((char *)(dst + full), e, k);
+            acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
             cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
         }
+        FN(chunk_acc_add)(chunk, acc0, acc1, cnt);
     }
-    if (k) {
-        /* padding is -inf: exp gives 0, and it equals m only when m = -inf */
-        V xv = FN(load_partial)((const char *)(src + full), k, (T)-INFINITY);
-        VM eq = VOP(eq)(xv, m);
-        V e = FN(exp_diff)(xv, m, inv_t, inv_lo, use_t);
-        if (store)
-            FN(store_partial)((char *)(dst + full), e, k);
-        acc1 = VOP(add)(acc1, VOP(select)(eq, zero, e));
-        cnt = VOP(add)(cnt, VOP(select)(eq, one, zero));
-    }
-    FN(chunk_acc_add)(chunk, acc0, acc1, cnt);
 }
 
 /* Pass 2 over one chunk, given pass 1's results (chunk_range): its partial
@@ -536,37 +546,44 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
     T in[BLOCK], out[BLOCK];
     FN(chunk_acc) acc;
     FN(chunk_acc_init)(&acc);
-    for (int64_t b = 0; b < len; b += BLOCK) {
-        int64_t bl = len - b < BLOCK ? len - b : BLOCK;
+    /* contiguous x and y: runs of blocks alike in whether they count the
+     * maximum go through one block_exp; otherwise a block at a time,
+     * through the gather / scatter buffers */
+    const int contiguous = xstep == sz && (!y || ystep == sz);
+    for (int64_t b = 0, run; b < len; b += run) {
+        /* the blocks holding the maximum count it apart */
+#define SMC_COUNTS(b_) (chunk_mode == SMC_EXP_SLOW ||                                    \
+                        VOP(any)(VOP(eq)(VOP(load)(block_max + (b_) / BLOCK * LANES), m)))
+        int count = SMC_COUNTS(b);
+        run = BLOCK;
+        while (contiguous && b + run < len && SMC_COUNTS(b + run) == count)
+            run += BLOCK;
+#undef SMC_COUNTS
+        run = len - b < run ? len - b : run;
         const T *src = (const T *)(x + b * xstep);
         if (xstep != sz) {
-            FN(gather)(in, x + b * xstep, xstep, bl);
+            FN(gather)(in, x + b * xstep, xstep, run);
             src = in;
         }
         T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
-        for (int64_t q = 0; next.x && q < bl * sz; q += 64)
-            SMC_PREFETCH(next.x + b * sz + q);
-        for (int64_t q = 0; next.y && q < bl * sz; q += 64)
-            SMC_PREFETCH_W(next.y + b * sz + q);
-        /* the blocks holding the maximum count it apart */
-        int has_max = VOP(any)(VOP(eq)(VOP(load)(block_max + b / BLOCK * LANES), m));
+        smc_ahead ahead = { next.x ? next.x + b * sz : NULL, next.y ? next.y + b * sz : NULL };
         int mode = chunk_mode;
         /* one call site per (store, count, mode): each is specialised */
 #define SMC_BLOCK_EXP_MODES(store, count)                                                     \
         if (mode == SMC_EXP_M_BIGGER)                                                         \
-            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER,  \
-                          &acc);                                                              \
+            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, \
+                          ahead, &acc);                                                       \
         else if (mode == SMC_EXP_X_BIGGER)                                                    \
-            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER,  \
-                          &acc);                                                              \
+            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, \
+                          ahead, &acc);                                                       \
         else                                                                                  \
-            FN(block_exp)(src, dst, store, count, bl, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM,    \
-                          &acc);
+            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM,   \
+                          ahead, &acc);
 #define SMC_BLOCK_EXP(store)                                                                  \
         if (mode == SMC_EXP_SLOW)                                                             \
-            FN(block_exp)(src, dst, store, 1, bl, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW,      \
-                          &acc);                                                              \
-        else if (has_max) {                                                                   \
+            FN(block_exp)(src, dst, store, 1, run, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW,     \
+                          ahead, &acc);                                                       \
+        else if (count) {                                                                     \
             SMC_BLOCK_EXP_MODES(store, 1)                                                     \
         } else {                                                                              \
             SMC_BLOCK_EXP_MODES(store, 0)                                                     \
@@ -579,7 +596,7 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
 #undef SMC_BLOCK_EXP_MODES
 #undef SMC_BLOCK_EXP
         if (y && ystep != sz)
-            FN(scatter)(y + b * ystep, ystep, out, bl);
+            FN(scatter)(y + b * ystep, ystep, out, run);
     }
     FN(chunk_acc_total)(&acc, &st.s_hi, &st.s_lo, &st.c);
     /* the -inf padding of a partial last vector equals m = -inf */
