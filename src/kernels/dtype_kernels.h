@@ -487,6 +487,8 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
                 }
                 SMC_ACC(acc0, x0, e0);
                 SMC_ACC(acc1, x1, e1);
+                SMC_IN_REGISTER(acc0);
+                SMC_IN_REGISTER(acc1);
             }
             if (i < full) {
                 V x0 = VOP(load)(src + i);

@@ -23,15 +23,6 @@
 #define SPLAT(c)  VOP(set1)((T)(c))
 #define BLOCK     (16 * LANES)
 
-/* Keeps a vector accumulator in a register: the exp loops hold a dozen
- * constants, and left alone GCC spills the accumulator instead of one of
- * them, which chains every iteration through a store and a reload. */
-#if (defined(SMC_ISA_AVX2) || defined(SMC_ISA_AVX512)) && (defined(__GNUC__) || defined(__clang__))
-#define SMC_IN_REGISTER(v) __asm__("" : "+v"(v))
-#else
-#define SMC_IN_REGISTER(v) ((void)0)
-#endif
-
 /* ---- shared small pieces ----------------------------------------------------- */
 
 /* A contiguous view of `len` elements at p with byte step `step`: p itself
@@ -1036,4 +1027,3 @@ static void FN(bwd_rows)(const smc_bwd_job *job, int64_t r0, int64_t r1)
 #undef SPLAT
 #undef BLOCK
 #undef SMC_EXP_NORMAL_MIN
-#undef SMC_IN_REGISTER

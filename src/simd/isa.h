@@ -35,6 +35,16 @@ void __asan_storeN(void *p, size_t size);
 #define SMC_INLINE static inline
 #endif
 
+/* Keeps a vector accumulator in a register: the exp loops of the kernels
+ * hold a dozen constants, and left alone GCC spills an accumulator instead
+ * of one of them, which chains every iteration through a store and a
+ * reload. */
+#if (defined(SMC_ISA_AVX2) || defined(SMC_ISA_AVX512)) && (defined(__GNUC__) || defined(__clang__))
+#define SMC_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define SMC_IN_REGISTER(v) ((void)0)
+#endif
+
 #if defined(SMC_ISA_AVX512)
 #include "isa_avx512.h"
 #elif defined(SMC_ISA_AVX2)
