@@ -176,6 +176,27 @@ enum {
     SMC_EXP_M_BIGGER,   /* ... and every |x| <= |m|: Fast2Sum (-m) + x */
     SMC_EXP_X_BIGGER    /* ... and every |x| >= |m|: Fast2Sum x + (-m) */
 };
+/* CALL(MODE, COUNT, USE_T) with constants, for the runtime exp mode `mode`
+ * and `count` (whether elements equal to the maximum are counted apart):
+ * one specialised copy of an inlined loop per combination.  SLOW always
+ * counts and is the only mode with a temperature. */
+#define SMC_DISPATCH_EXP_MODE(CALL, mode, count, use_t)                       \
+    do {                                                                      \
+        if ((mode) == SMC_EXP_SLOW)                                           \
+            CALL(SMC_EXP_SLOW, 1, use_t);                                     \
+        else if ((count) && (mode) == SMC_EXP_M_BIGGER)                       \
+            CALL(SMC_EXP_M_BIGGER, 1, 0);                                     \
+        else if (count && (mode) == SMC_EXP_X_BIGGER)                         \
+            CALL(SMC_EXP_X_BIGGER, 1, 0);                                     \
+        else if (count)                                                       \
+            CALL(SMC_EXP_TWOSUM, 1, 0);                                       \
+        else if ((mode) == SMC_EXP_M_BIGGER)                                  \
+            CALL(SMC_EXP_M_BIGGER, 0, 0);                                     \
+        else if ((mode) == SMC_EXP_X_BIGGER)                                  \
+            CALL(SMC_EXP_X_BIGGER, 0, 0);                                     \
+        else                                                                  \
+            CALL(SMC_EXP_TWOSUM, 0, 0);                                       \
+    } while (0)
 #endif
 
 /* x - m and (in *err) its exact rounding error, for a block in one of the
@@ -569,34 +590,17 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
         }
         T *dst = y && ystep == sz ? (T *)(y + b * ystep) : out;
         smc_ahead ahead = { next.x ? next.x + b * sz : NULL, next.y ? next.y + b * sz : NULL };
-        int mode = chunk_mode;
         /* one call site per (store, count, mode): each is specialised */
-#define SMC_BLOCK_EXP_MODES(store, count)                                                     \
-        if (mode == SMC_EXP_M_BIGGER)                                                         \
-            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_M_BIGGER, \
-                          ahead, &acc);                                                       \
-        else if (mode == SMC_EXP_X_BIGGER)                                                    \
-            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_X_BIGGER, \
-                          ahead, &acc);                                                       \
-        else                                                                                  \
-            FN(block_exp)(src, dst, store, count, run, m, inv_t, inv_lo, 0, SMC_EXP_TWOSUM,   \
-                          ahead, &acc);
-#define SMC_BLOCK_EXP(store)                                                                  \
-        if (mode == SMC_EXP_SLOW)                                                             \
-            FN(block_exp)(src, dst, store, 1, run, m, inv_t, inv_lo, use_t, SMC_EXP_SLOW,     \
-                          ahead, &acc);                                                       \
-        else if (count) {                                                                     \
-            SMC_BLOCK_EXP_MODES(store, 1)                                                     \
-        } else {                                                                              \
-            SMC_BLOCK_EXP_MODES(store, 0)                                                     \
-        }
-        if (y) {
-            SMC_BLOCK_EXP(1)
-        } else {
-            SMC_BLOCK_EXP(0)
-        }
-#undef SMC_BLOCK_EXP_MODES
-#undef SMC_BLOCK_EXP
+#define SMC_BLOCK_EXP_STORE(mode_, count_, use_t_)                                           \
+        FN(block_exp)(src, dst, 1, count_, run, m, inv_t, inv_lo, use_t_, mode_, ahead, &acc)
+#define SMC_BLOCK_EXP_SUM(mode_, count_, use_t_)                                             \
+        FN(block_exp)(src, dst, 0, count_, run, m, inv_t, inv_lo, use_t_, mode_, ahead, &acc)
+        if (y)
+            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_STORE, chunk_mode, count, use_t);
+        else
+            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_SUM, chunk_mode, count, use_t);
+#undef SMC_BLOCK_EXP_STORE
+#undef SMC_BLOCK_EXP_SUM
         if (y && ystep != sz)
             FN(scatter)(y + b * ystep, ystep, out, run);
     }
@@ -985,34 +989,42 @@ SMC_INLINE void FN(col_store)(char *p, V v, int64_t k)
         FN(store_partial)(p, v, k);
 }
 
+/* Vector g of the step at p.  full (a constant at each inlined call
+ * site): every vector is LANES contiguous lanes, loaded without the checks
+ * of col_load (a third of the max pass's time where they were made). */
+SMC_INLINE V FN(col_vec)(const char *p, int g, int full, const int64_t *kv, int64_t ls)
+{
+    if (full)
+        return VOP(load)((const T *)p + g * LANES);
+    return FN(col_load)(p + g * LANES * ls, kv[g], ls);
+}
+
 /* vmax[g], vmin[g]: also the lane-wise maximum and minimum of the len
  * steps at x (NaN ignored: they keep their values in lanes of only NaN),
- * prefetching SMC_PREFETCH_STEPS ahead within the `left` steps there.
- * full: every vector is LANES contiguous lanes, loaded without the checks
- * of col_load (a third of this loop's time where they were made). */
-static void FN(col_range)(const char *x, int64_t xs, int64_t ls, int64_t len, int64_t left,
-                          const int64_t *kv, int nv, int full, V *vmax, V *vmin)
+ * prefetching SMC_PREFETCH_STEPS ahead within the `left` steps there. */
+SMC_INLINE void FN(col_range_of)(const char *x, int64_t xs, int64_t ls, int64_t len,
+                                 int64_t left, const int64_t *kv, int nv, int full, V *vmax,
+                                 V *vmin)
 {
     const int64_t width = ((nv - 1) * LANES + kv[nv - 1]) * ls;   /* bytes of a step */
     for (int64_t i = 0; i < len; i++) {
         if (i + SMC_PREFETCH_STEPS < left)
             for (int64_t b = 0; b < width; b += 64)
                 SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
-        if (full) {
-            const T *p = (const T *)(x + i * xs);
-            for (int g = 0; g < nv; g++) {
-                V xv = VOP(load)(p + g * LANES);
-                vmax[g] = VOP(max)(xv, vmax[g]);
-                vmin[g] = VOP(min)(xv, vmin[g]);
-            }
-            continue;
-        }
         for (int g = 0; g < nv; g++) {
-            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls);
+            V xv = FN(col_vec)(x + i * xs, g, full, kv, ls);
             vmax[g] = VOP(max)(xv, vmax[g]);
             vmin[g] = VOP(min)(xv, vmin[g]);
         }
     }
+}
+static void FN(col_range)(const char *x, int64_t xs, int64_t ls, int64_t len, int64_t left,
+                          const int64_t *kv, int nv, int full, V *vmax, V *vmin)
+{
+    if (full)
+        FN(col_range_of)(x, xs, ls, len, left, kv, nv, 1, vmax, vmin);
+    else
+        FN(col_range_of)(x, xs, ls, len, left, kv, nv, 0, vmax, vmin);
 }
 
 /* The exp mode valid for all of a group's nv vectors (see exp_mode_lanes). */
@@ -1074,40 +1086,66 @@ SMC_INLINE void FN(col_sums)(const char *xc, char *yc, int64_t xs, int64_t ys, i
     }
 }
 
-/* col_group's output pass over the n steps of a group whose vectors are
- * all LANES contiguous lanes in x and in y, for kind 0 (y holds exp(x -
- * max): scale it), 1 (softmax) or 2 (log_softmax): the general loop with
- * its per-vector checks hoisted out (inlined once per kind; log_softmax
- * over axis 0 from L3 11% faster). */
-SMC_INLINE void FN(col_out_full)(int kind, const char *x, char *y, int64_t xs, int64_t ys,
-                                 int64_t n, int nv, int mode, const V *pm, const V *neg_pm,
-                                 const V *p1, const V *p2, V inv_t, V inv_lo, int use_t)
+#ifndef SMC_COL_KINDS
+#define SMC_COL_KINDS
+/* The output kinds of col_group's last pass */
+enum { SMC_COL_SCALE_Y = 0, SMC_COL_SOFTMAX, SMC_COL_LOG_SOFTMAX };
+#endif
+
+/* One output vector from v: for SMC_COL_SCALE_Y v is y's exp(x - max),
+ * scaled by p1 + p2; otherwise v is x, and p1 + p2 the lanes' 1/sum
+ * (softmax, as softmax_vec) or log-sum (log_softmax). */
+SMC_INLINE V FN(col_out_vec)(int kind, V v, V pm, V neg_pm, V p1, V p2, int mode, V inv_t,
+                             V inv_lo, int use_t)
 {
-    const int64_t width = nv * LANES * (int64_t)sizeof(T);
+    if (kind == SMC_COL_LOG_SOFTMAX)
+        return FN(log_softmax_in_mode)(v, pm, neg_pm, p1, p2, mode, inv_t, inv_lo, use_t);
+    if (kind == SMC_COL_SOFTMAX)
+        v = FN(exp_in_mode)(v, pm, neg_pm, mode, inv_t, inv_lo, use_t);
+    return VOP(fma)(v, p1, VOP(mul)(v, p2));
+}
+
+/* col_group's output pass over its n steps, of the k lanes in kv[0..nv).
+ * Inlined once per kind for groups of full contiguous vectors in x and y
+ * (full: no per-vector checks; log_softmax over axis 0 from L3 11% faster
+ * than through the general loads and stores), and once for the rest. */
+SMC_INLINE void FN(col_out)(int kind, int full, const char *x, char *y, int64_t xs, int64_t ys,
+                            int64_t ls, int64_t ylane, int64_t n, int64_t k,
+                            const int64_t *kv, int nv, int mode, const V *pm, const V *neg_pm,
+                            const V *p1, const V *p2, V inv_t, V inv_lo, int use_t)
+{
+    const int reads_x = kind != SMC_COL_SCALE_Y;
+    const int y_contig = ylane == (int64_t)sizeof(T);
     for (int64_t i = 0; i < n; i++) {
-        if (i + SMC_PREFETCH_STEPS < n) {
-            for (int64_t b = 0; b < width; b += 64) {
-                if (kind)
-                    SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+        if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
+            for (int64_t b = 0; reads_x && b < k * ls; b += 64)
+                SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
+            /* the k lanes' lines: each lane's own where lanes are more than
+             * a line apart (every line between them made a wide y lane
+             * stride cost k * ylane / 64 prefetches a step: quadratic) */
+            for (int64_t b = 0; b < k * ylane; b += ylane > 64 ? ylane : 64)
                 SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
-            }
         }
-        const T *xp = (const T *)(x + i * xs);
-        T *yp = (T *)(y + i * ys);
         for (int g = 0; g < nv; g++) {
-            V out;
-            if (kind == 0) {
-                V e = VOP(load)(yp + g * LANES);
-                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
-            } else if (kind == 1) {
-                V e = FN(exp_in_mode)(VOP(load)(xp + g * LANES), pm[g], neg_pm[g], mode, inv_t,
-                                      inv_lo, use_t);
-                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
+            char *yp = y + i * ys + g * LANES * ylane;
+            V v;
+            if (reads_x)
+                v = FN(col_vec)(x + i * xs, g, full, kv, ls);
+            else    /* y holds exp(x - max), in contiguous lanes (one_exp) */
+                v = full || kv[g] == LANES ? VOP(load)((const T *)yp)
+                                           : FN(load_partial)(yp, kv[g], (T)0);
+            V out = FN(col_out_vec)(kind, v, pm[g], neg_pm[g], p1[g], p2[g], mode, inv_t, inv_lo,
+                                    use_t);
+            if (full || (y_contig && kv[g] == LANES)) {
+                VOP(store)((T *)yp, out);
+            } else if (y_contig) {
+                FN(store_partial)(yp, out, kv[g]);
             } else {
-                out = FN(log_softmax_in_mode)(VOP(load)(xp + g * LANES), pm[g], neg_pm[g], p1[g],
-                                              p2[g], mode, inv_t, inv_lo, use_t);
+                T o[LANES];
+                VOP(store)(o, out);
+                for (int l = 0; l < kv[g]; l++)
+                    FN(store1)(yp + l * ylane, o[l]);
             }
-            VOP(store)(yp + g * LANES, out);
         }
     }
 }
@@ -1233,20 +1271,7 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
 #define SMC_COL_SUMS(mode_, count_, use_t_)                                                   \
         FN(col_sums)(xc, yc, xs, ys, ls, ylane, len, kv, nv, one_exp, mode_, count_, m, neg_m, \
                      inv_t, inv_lo, use_t_, hi, lo, cnt, pf, pf_steps, k * ls)
-        if (mode == SMC_EXP_SLOW)
-            SMC_COL_SUMS(SMC_EXP_SLOW, 1, use_t);
-        else if (mode == SMC_EXP_M_BIGGER && holds_max)
-            SMC_COL_SUMS(SMC_EXP_M_BIGGER, 1, 0);
-        else if (mode == SMC_EXP_M_BIGGER)
-            SMC_COL_SUMS(SMC_EXP_M_BIGGER, 0, 0);
-        else if (mode == SMC_EXP_X_BIGGER && holds_max)
-            SMC_COL_SUMS(SMC_EXP_X_BIGGER, 1, 0);
-        else if (mode == SMC_EXP_X_BIGGER)
-            SMC_COL_SUMS(SMC_EXP_X_BIGGER, 0, 0);
-        else if (holds_max)
-            SMC_COL_SUMS(SMC_EXP_TWOSUM, 1, 0);
-        else
-            SMC_COL_SUMS(SMC_EXP_TWOSUM, 0, 0);
+        SMC_DISPATCH_EXP_MODE(SMC_COL_SUMS, mode, holds_max, use_t);
 #undef SMC_COL_SUMS
         for (int g = 0; g < nv; g++) {
             T cb[LANES];
@@ -1295,56 +1320,22 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         neg_pm[g] = VOP(sub)(zero, pm[g]);
     }
     const int out_mode = FN(col_mode)(col_min, pm, nv, use_t);
-    int y_contig = ylane == (int64_t)sizeof(T);
-    if (full && y_contig) {
-        if (one_exp)
-            FN(col_out_full)(0, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
-                             use_t);
-        else if (job->op == SMC_OP_SOFTMAX)
-            FN(col_out_full)(1, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
-                             use_t);
+    const int kind = one_exp ? SMC_COL_SCALE_Y
+                     : job->op == SMC_OP_SOFTMAX ? SMC_COL_SOFTMAX : SMC_COL_LOG_SOFTMAX;
+#define SMC_COL_OUT(kind_, full_)                                                             \
+    FN(col_out)(kind_, full_, x, y, xs, ys, ls, ylane, n, k, kv, nv, out_mode, pm, neg_pm, p1, \
+                p2, inv_t, inv_lo, use_t)
+    if (full && ylane == (int64_t)sizeof(T)) {
+        if (kind == SMC_COL_SCALE_Y)
+            SMC_COL_OUT(SMC_COL_SCALE_Y, 1);
+        else if (kind == SMC_COL_SOFTMAX)
+            SMC_COL_OUT(SMC_COL_SOFTMAX, 1);
         else
-            FN(col_out_full)(2, x, y, xs, ys, n, nv, out_mode, pm, neg_pm, p1, p2, inv_t, inv_lo,
-                             use_t);
-        return;
+            SMC_COL_OUT(SMC_COL_LOG_SOFTMAX, 1);
+    } else {
+        SMC_COL_OUT(kind, 0);
     }
-    for (int64_t i = 0; i < n; i++) {
-        if (i + SMC_PREFETCH_STEPS < n && ls > 0 && ylane > 0) {
-            for (int64_t b = 0; b < k * ls; b += 64)
-                SMC_PREFETCH(x + (i + SMC_PREFETCH_STEPS) * xs + b);
-            /* the k lanes' lines: each lane's own where lanes are more than
-             * a line apart (every line between them made a wide y lane
-             * stride cost k * ylane / 64 prefetches a step: quadratic) */
-            for (int64_t b = 0; b < k * ylane; b += ylane > 64 ? ylane : 64)
-                SMC_PREFETCH_W(y + (i + SMC_PREFETCH_STEPS) * ys + b);
-        }
-        for (int g = 0; g < nv; g++) {
-            char *yp = y + i * ys + g * LANES * ylane;
-            if (one_exp) {               /* y holds exp(x - max): scale it */
-                V e = kv[g] == LANES ? VOP(load)((const T *)yp) : FN(load_partial)(yp, kv[g], (T)0);
-                FN(col_store)(yp, VOP(fma)(e, p1[g], VOP(mul)(e, p2[g])), kv[g]);
-                continue;
-            }
-            V xv = FN(col_load)(x + i * xs + g * LANES * ls, kv[g], ls), out;
-            if (job->op == SMC_OP_SOFTMAX) {     /* softmax_vec */
-                V e = FN(exp_in_mode)(xv, pm[g], neg_pm[g], out_mode, inv_t, inv_lo, use_t);
-                out = VOP(fma)(e, p1[g], VOP(mul)(e, p2[g]));
-            } else {
-                out = FN(log_softmax_in_mode)(xv, pm[g], neg_pm[g], p1[g], p2[g], out_mode,
-                                              inv_t, inv_lo, use_t);
-            }
-            if (y_contig && kv[g] == LANES) {
-                VOP(store)((T *)yp, out);
-            } else if (y_contig) {
-                FN(store_partial)(yp, out, kv[g]);
-            } else {
-                T o[LANES];
-                VOP(store)(o, out);
-                for (int l = 0; l < kv[g]; l++)
-                    FN(store1)(yp + l * ylane, o[l]);
-            }
-        }
-    }
+#undef SMC_COL_OUT
 }
 
 #ifndef SMC_SHORT_FINALIZE
