@@ -382,9 +382,11 @@ static inline void FN(scatter)(char *p, int64_t step, const T *buf, int64_t n)
  * chunk), still in cache. */
 
 /* Largest element of a chunk (NaN ignored), in *lo its smallest, and in
- * block_max the lane-wise maxima of each BLOCK (LANES values per block). */
+ * block_range the lane-wise maxima and minima of each BLOCK (2 * LANES
+ * values per block: maxima, then minima; chunk_sums picks each block's
+ * cheapest exact loop by them). */
 static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *lo,
-                              T *block_max)
+                              T *block_range)
 {
     T buf[BLOCK];
     V vmax = SPLAT(-INFINITY), vmin = SPLAT(INFINITY);
@@ -396,19 +398,21 @@ static double FN(chunk_range)(const char *x, int64_t step, int64_t len, double *
             p = buf;
         }
         int64_t full = bl / LANES * LANES;
-        V bmax = SPLAT(-INFINITY);
+        V bmax = SPLAT(-INFINITY), bmin = SPLAT(INFINITY);
         for (int64_t i = 0; i < full; i += LANES) {
             V xv = VOP(load)(p + i);
             bmax = VOP(max)(xv, bmax);       /* NaN ignored */
-            vmin = VOP(min)(xv, vmin);
+            bmin = VOP(min)(xv, bmin);
         }
         if (full < bl) {
             const char *t = (const char *)(p + full);
             bmax = VOP(max)(FN(load_partial)(t, bl - full, (T)-INFINITY), bmax);
-            vmin = VOP(min)(FN(load_partial)(t, bl - full, (T)INFINITY), vmin);
+            bmin = VOP(min)(FN(load_partial)(t, bl - full, (T)INFINITY), bmin);
         }
-        VOP(store)(block_max + b / BLOCK * LANES, bmax);
+        VOP(store)(block_range + b / BLOCK * 2 * LANES, bmax);
+        VOP(store)(block_range + b / BLOCK * 2 * LANES + LANES, bmin);
         vmax = VOP(max)(bmax, vmax);
+        vmin = VOP(min)(bmin, vmin);
     }
     *lo = -FN(hmax)(VOP(sub)(SPLAT(0), vmin));
     return FN(hmax)(vmax);
@@ -556,7 +560,7 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
  * two never overlap (measured on Zen 3, AVX2: 4096x1024 float32 logsumexp
  * 4.0 -> 2.6 ms; with y, log_softmax 4.5 -> 3.9 ms). */
 static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t ystep,
-                                  int64_t len, double chunk_m, double lo, const T *block_max,
+                                  int64_t len, double chunk_m, double lo, const T *block_range,
                                   double inv_t_s, double inv_t_lo, int use_t, smc_ahead next)
 {
     const int64_t sz = (int64_t)sizeof(T);
@@ -569,19 +573,27 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
     T in[BLOCK], out[BLOCK];
     FN(chunk_acc) acc;
     FN(chunk_acc_init)(&acc);
-    /* contiguous x and y: runs of blocks alike in whether they count the
-     * maximum go through one block_exp; otherwise a block at a time,
-     * through the gather / scatter buffers */
+    const V neg_m = VOP(sub)(SPLAT(0), m);
+    /* contiguous x and y: runs of blocks alike in mode and count go through
+     * one block_exp; otherwise a block at a time, through the gather /
+     * scatter buffers */
     const int contiguous = xstep == sz && (!y || ystep == sz);
     for (int64_t b = 0, run; b < len; b += run) {
-        /* the blocks holding the maximum count it apart */
+        /* the blocks holding the maximum count it apart; in a TWOSUM chunk,
+         * the blocks of no element below -m take Fast2Sum (M_BIGGER) */
 #define SMC_COUNTS(b_) (chunk_mode == SMC_EXP_SLOW ||                                    \
-                        VOP(any)(VOP(eq)(VOP(load)(block_max + (b_) / BLOCK * LANES), m)))
-        int count = SMC_COUNTS(b);
+                        VOP(any)(VOP(eq)(VOP(load)(block_range + (b_) / BLOCK * 2 * LANES), m)))
+#define SMC_MODE(b_) (chunk_mode == SMC_EXP_TWOSUM &&                                    \
+                      !VOP(any)(VOP(gt)(neg_m,                                           \
+                                        VOP(load)(block_range + (b_) / BLOCK * 2 * LANES + LANES))) \
+                      ? SMC_EXP_M_BIGGER : chunk_mode)
+        int count = SMC_COUNTS(b), mode = SMC_MODE(b);
         run = BLOCK;
-        while (contiguous && b + run < len && SMC_COUNTS(b + run) == count)
+        while (contiguous && b + run < len && SMC_COUNTS(b + run) == count &&
+               SMC_MODE(b + run) == mode)
             run += BLOCK;
 #undef SMC_COUNTS
+#undef SMC_MODE
         run = len - b < run ? len - b : run;
         const T *src = (const T *)(x + b * xstep);
         if (xstep != sz) {
@@ -596,9 +608,9 @@ static smc_partial FN(chunk_sums)(const char *x, int64_t xstep, char *y, int64_t
 #define SMC_BLOCK_EXP_SUM(mode_, count_, use_t_)                                             \
         FN(block_exp)(src, dst, 0, count_, run, m, inv_t, inv_lo, use_t_, mode_, ahead, &acc)
         if (y)
-            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_STORE, chunk_mode, count, use_t);
+            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_STORE, mode, count, use_t);
         else
-            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_SUM, chunk_mode, count, use_t);
+            SMC_DISPATCH_EXP_MODE(SMC_BLOCK_EXP_SUM, mode, count, use_t);
 #undef SMC_BLOCK_EXP_STORE
 #undef SMC_BLOCK_EXP_SUM
         if (y && ystep != sz)
@@ -618,11 +630,11 @@ static smc_partial FN(chunk_exp)(const char *x, int64_t xstep, char *y, int64_t 
                                  double *lo_out, smc_ahead next)
 {
     double lo;
-    T block_max[SMC_CHUNK / BLOCK * LANES];
-    double m = FN(chunk_range)(x, xstep, len, &lo, block_max);
+    T block_range[SMC_CHUNK / BLOCK * 2 * LANES];
+    double m = FN(chunk_range)(x, xstep, len, &lo, block_range);
     if (lo_out)
         *lo_out = lo;
-    return FN(chunk_sums)(x, xstep, y, ystep, len, m, lo, block_max, inv_t_s, inv_t_lo, use_t,
+    return FN(chunk_sums)(x, xstep, y, ystep, len, m, lo, block_range, inv_t_s, inv_t_lo, use_t,
                           next);
 }
 
@@ -839,10 +851,11 @@ static void FN(softmax_row)(const char *x, int64_t xstep, char *y, int64_t ystep
 
 /* ---- entry points of the kernel table -------------------------------------------- */
 
-/* Lane maxima of the blocks of one row of a group (smc_group_rows: rows of
- * at most SMC_GROUP_BYTES / 2). */
-#define SMC_GROUP_BLOCK_MAX \
-    ((SMC_GROUP_BYTES / 2 / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * LANES)
+/* Lane maxima and minima of the blocks of one row of a group
+ * (smc_group_rows: rows of at most SMC_GROUP_BYTES / 2), as chunk_range
+ * stores them. */
+#define SMC_GROUP_BLOCK_RANGE \
+    ((SMC_GROUP_BYTES / 2 / (int64_t)sizeof(T) + BLOCK - 1) / BLOCK * 2 * LANES)
 
 /* The output of one row from its statistics.  softmax: a row of at most
  * one chunk, whose exps y holds, taken against m. */
@@ -902,14 +915,14 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
          * stage over the whole group (smc_group_rows): the same steps per
          * row, so the same bits. */
         double m[SMC_GROUP_ROWS], lo[SMC_GROUP_ROWS];
-        T block_max[SMC_GROUP_ROWS][SMC_GROUP_BLOCK_MAX];
+        T block_range[SMC_GROUP_ROWS][SMC_GROUP_BLOCK_RANGE];
         smc_partial p[SMC_GROUP_ROWS];
         smc_rowstats st[SMC_GROUP_ROWS];
         for (int64_t i = 0; i < g; i++)
-            m[i] = FN(chunk_range)(x[i], xstep, n, &lo[i], block_max[i]);
+            m[i] = FN(chunk_range)(x[i], xstep, n, &lo[i], block_range[i]);
         for (int64_t i = 0; i < g; i++)
             p[i] = FN(chunk_sums)(x[i], xstep, op == SMC_OP_SOFTMAX ? y[i] : NULL, ystep, n,
-                                  m[i], lo[i], block_max[i], job->inv_t, job->inv_t_lo,
+                                  m[i], lo[i], block_range[i], job->inv_t, job->inv_t_lo,
                                   job->use_t, next[i]);
         for (int64_t i = 0; i < g; i++) {
             st[i] = smc_finalize(&p[i], need_log, sizeof(T) == 8);
