@@ -1,10 +1,13 @@
 """Build the softmax_c extension.
 
-The kernels are compiled several times: the portable baseline with the
-rest of the extension, and on x86-64 one extra object per ISA variant with
-that variant's flags only (never the whole extension), so a wheel runs on
-any x86-64 CPU and picks the fastest variant at import.
+The kernels are compiled several times: the portable baseline, and on
+x86-64 one extra object per ISA variant with that variant's flags only
+(never the whole extension), so a wheel runs on any x86-64 CPU and picks
+the fastest variant at import.  These kernel objects are the slow
+compiles (minutes each in the sanitizer build), so they are compiled in
+parallel, as many at once as `build_ext -j N` says (default: the CPUs).
 """
+import concurrent.futures
 import glob
 import os
 import platform
@@ -25,12 +28,13 @@ COMMON_FLAGS = {
     "msvc": ["/O2", "/fp:precise"],
 }
 
-# (source, flags per compiler type) of each extra ISA variant.
-ISA_VARIANTS = [
+# (source, flags per compiler type) of each kernel variant: the portable
+# baseline, and on x86-64 the extra ISA variants.
+KERNEL_VARIANTS = [("src/kernels/kernels.c", {"unix": [], "msvc": []})] + ([
     ("src/kernels/kernels_avx2.c", {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]}),
     # not for MSVC: its AVX-512 build has never been tested (see internal.h)
     ("src/kernels/kernels_avx512.c", {"unix": ["-mavx512f", "-mfma"], "msvc": None}),
-] if X86_64 else []
+] if X86_64 else [])
 
 
 # The public C header is edited in one place, src/include/; the package
@@ -66,24 +70,35 @@ class BuildExtWithVariants(build_ext):
         if self.inplace:
             copy_public_header(self, "softmax_c")
 
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
     def build_extension(self, ext):
         ctype = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
-        objects = []
-        for source, flags in ISA_VARIANTS:
-            if flags[ctype] is None:
-                continue
-            objects += self.compiler.compile(
+        variants = [(source, flags[ctype]) for source, flags in KERNEL_VARIANTS
+                    if flags[ctype] is not None]
+
+        def compile_variant(variant):
+            source, flags = variant
+            return self.compiler.compile(
                 [source], output_dir=self.build_temp, include_dirs=ext.include_dirs,
-                extra_postargs=COMMON_FLAGS[ctype] + flags[ctype],
-                depends=ext.depends)
+                extra_postargs=COMMON_FLAGS[ctype] + flags, depends=ext.depends)
+
+        # the output folder first: the compiles would otherwise race to make it
+        os.makedirs(os.path.join(self.build_temp, "src", "kernels"), exist_ok=True)
+        workers = self.parallel if isinstance(self.parallel, int) and self.parallel > 1 else 1
+        with concurrent.futures.ThreadPoolExecutor(min(workers, len(variants))) as pool:
+            objects = [obj for objs in pool.map(compile_variant, variants) for obj in objs]
         ext.extra_objects = list(ext.extra_objects or []) + objects
         ext.extra_compile_args = COMMON_FLAGS[ctype] if ctype == "msvc" else \
             [f for f in COMMON_FLAGS[ctype] if f != "-std=c11"]
         super().build_extension(ext)
 
 
-# Every driver file in src/core, plus the baseline kernel variant.
-C_SOURCES = sorted(glob.glob("src/core/*.c")) + ["src/kernels/kernels.c"]
+# Every driver file in src/core (the kernels: KERNEL_VARIANTS).
+C_SOURCES = sorted(glob.glob("src/core/*.c"))
 HEADERS = sorted(glob.glob("src/**/*.h", recursive=True)) + ["src/kernels/kernels.c"]
 
 extension = Extension(
