@@ -186,7 +186,7 @@ enum {
             CALL(SMC_EXP_SLOW, 1, use_t);                                     \
         else if ((count) && (mode) == SMC_EXP_M_BIGGER)                       \
             CALL(SMC_EXP_M_BIGGER, 1, 0);                                     \
-        else if (count && (mode) == SMC_EXP_X_BIGGER)                         \
+        else if ((count) && (mode) == SMC_EXP_X_BIGGER)                       \
             CALL(SMC_EXP_X_BIGGER, 1, 0);                                     \
         else if (count)                                                       \
             CALL(SMC_EXP_TWOSUM, 1, 0);                                       \
@@ -1149,10 +1149,8 @@ SMC_INLINE void FN(col_out)(int kind, int full, const char *x, char *y, int64_t 
                                            : FN(load_partial)(yp, kv[g], (T)0);
             V out = FN(col_out_vec)(kind, v, pm[g], neg_pm[g], p1[g], p2[g], mode, inv_t, inv_lo,
                                     use_t);
-            if (full || (y_contig && kv[g] == LANES)) {
-                VOP(store)((T *)yp, out);
-            } else if (y_contig) {
-                FN(store_partial)(yp, out, kv[g]);
+            if (full || y_contig) {
+                FN(col_store)(yp, out, full ? LANES : kv[g]);
             } else {
                 T o[LANES];
                 VOP(store)(o, out);
