@@ -163,7 +163,8 @@ SMC_INLINE V FN(exp_shifted)(V xv, V m, V neg_m, VM eq, int mode)
  * sum moves from T to double lanes every BLOCK elements (each lane adds
  * BLOCK / LANES / 2 pair sums in T, see chunk_acc), and to a double once
  * per span, like the count (exact in T).  Each block also prefetches a
- * block of next.x (what is read after this span), as chunk_sums does. */
+ * block of next.x (what is read after this span) and of next.y (the
+ * gradient written after it, for writing), as chunk_sums does. */
 static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int fast,
                              int eqs, const V *block_max, const V *block_min, smc_ahead next)
 {
@@ -214,6 +215,8 @@ static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int
         int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;
         for (int64_t q = 0; next.x && q < BLOCK * (int64_t)sizeof(T); q += 64)
             SMC_PREFETCH(next.x + b * (int64_t)sizeof(T) + q);
+        for (int64_t q = 0; next.y && q < BLOCK * (int64_t)sizeof(T); q += 64)
+            SMC_PREFETCH_W(next.y + b * (int64_t)sizeof(T) + q);
         V acc = zero;
         int beqs = eqs && VOP(any)(VOP(eq)(block_max[b / BLOCK], m));
         if (!fast) {
@@ -420,8 +423,10 @@ static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const c
         int64_t cl = c_end - c0 < SPAN ? c_end - c0 : SPAN;
         const T *xc = FN(contig_view)(x + c0 * xs, xs, cl, xbuf);
         smc_ahead span_next = next;
-        if (c0 + cl < c_end)
+        if (c0 + cl < c_end) {
             span_next.x = xs == (int64_t)sizeof(T) ? x + (c0 + cl) * xs : NULL;
+            span_next.y = NULL;
+        }
         FN(span_bounds) sr;
         FN(span_range)(xc, cl, cs, &sr);
         FN(span_exps)(job, xc, q, grad, ebuf, c_start, c0, cl, &sr, cs, span_next);
@@ -434,8 +439,10 @@ static inline smc_ahead FN(xent_next)(const smc_loss_job *job, const char *x, in
                                       smc_ahead next_row)
 {
     smc_ahead a = next_row;
-    if ((ch + 1) * SMC_CHUNK < job->g.n)
+    if ((ch + 1) * SMC_CHUNK < job->g.n) {
         a.x = job->x.step == (int64_t)sizeof(T) ? x + (ch + 1) * SMC_CHUNK * job->x.step : NULL;
+        a.y = NULL;
+    }
     return a;
 }
 
@@ -719,6 +726,7 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
     }
     /* each row prefetches the one after it (contiguous logits only) */
     const int contig = job->x.step == (int64_t)sizeof(T);
+    const int grad_contig = job->grad.data && job->grad.step == (int64_t)sizeof(T);
     const int64_t group = FN(xent_group_rows)(job);
     if (group) {
         for (int64_t i = 0; i < k; i += group) {
@@ -734,6 +742,10 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
     smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
     for (int64_t i = 0; i < k; i++) {
         smc_ahead next = { contig && i + 1 < k ? x[i + 1] : NULL, NULL };
+        /* the next row's gradient lines fetched for writing while this row's
+         * exps are computed, when it is not the logits (next.x fetches those) */
+        if (next.x && grad_contig && grad[i + 1] != x[i + 1])
+            next.y = grad[i + 1];
         FN(xent_row)(job, x[i], tgt[i], grad[i],
                      nch <= SMC_XENT_STACK_CHUNKS ? local : far_chunks + i * nch, &loss[i],
                      next);
