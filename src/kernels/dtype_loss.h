@@ -403,6 +403,15 @@ static void FN(span_exps)(const smc_loss_job *job, const T *xc, const char *q, c
         FN(scatter)(grad + c0 * gs, gs, ebuf, cl);
 }
 
+/* Element i of the gradient row, to prefetch for writing before it is
+ * written, or NULL: a strided or absent gradient, or the logits themselves
+ * (whose lines the prefetch of x brings). */
+static inline char *FN(grad_ahead)(const smc_loss_job *job, const char *x, char *grad, int64_t i)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    return grad && job->grad.step == sz && (const char *)grad != x ? grad + i * sz : NULL;
+}
+
 static inline void FN(xent_chunk_init)(smc_xent_chunk *cs)
 {
     cs->p = smc_partial_empty();
@@ -425,7 +434,7 @@ static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const c
         smc_ahead span_next = next;
         if (c0 + cl < c_end) {
             span_next.x = xs == (int64_t)sizeof(T) ? x + (c0 + cl) * xs : NULL;
-            span_next.y = NULL;
+            span_next.y = FN(grad_ahead)(job, x, grad, c0 + cl);
         }
         FN(span_bounds) sr;
         FN(span_range)(xc, cl, cs, &sr);
@@ -435,13 +444,13 @@ static void FN(xent_chunk_pass1)(const smc_loss_job *job, const char *x, const c
 
 /* What the first pass over chunk ch of the row x prefetches after it: the
  * row's next chunk, or after its last one next_row. */
-static inline smc_ahead FN(xent_next)(const smc_loss_job *job, const char *x, int64_t ch,
-                                      smc_ahead next_row)
+static inline smc_ahead FN(xent_next)(const smc_loss_job *job, const char *x, char *grad,
+                                      int64_t ch, smc_ahead next_row)
 {
     smc_ahead a = next_row;
     if ((ch + 1) * SMC_CHUNK < job->g.n) {
         a.x = job->x.step == (int64_t)sizeof(T) ? x + (ch + 1) * SMC_CHUNK * job->x.step : NULL;
-        a.y = NULL;
+        a.y = FN(grad_ahead)(job, x, grad, (ch + 1) * SMC_CHUNK);
     }
     return a;
 }
@@ -556,7 +565,7 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
     }
     for (int64_t ch = 0; ch < nch; ch++)
         FN(xent_chunk_pass1)(job, x, tgt, grad, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch],
-                             FN(xent_next)(job, x, ch, next_row));
+                             FN(xent_next)(job, x, grad, ch, next_row));
     *loss_out = FN(xent_merge)(job, &ri, cs, nch);
     if (!grad)
         return;
@@ -726,7 +735,6 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
     }
     /* each row prefetches the one after it (contiguous logits only) */
     const int contig = job->x.step == (int64_t)sizeof(T);
-    const int grad_contig = job->grad.data && job->grad.step == (int64_t)sizeof(T);
     const int64_t group = FN(xent_group_rows)(job);
     if (group) {
         for (int64_t i = 0; i < k; i += group) {
@@ -741,11 +749,11 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
     const int64_t nch = (job->g.n + SMC_CHUNK - 1) / SMC_CHUNK;
     smc_xent_chunk local[SMC_XENT_STACK_CHUNKS];
     for (int64_t i = 0; i < k; i++) {
+        /* the next row's gradient lines are fetched for writing while this
+         * row's exps are computed */
         smc_ahead next = { contig && i + 1 < k ? x[i + 1] : NULL, NULL };
-        /* the next row's gradient lines fetched for writing while this row's
-         * exps are computed, when it is not the logits (next.x fetches those) */
-        if (next.x && grad_contig && grad[i + 1] != x[i + 1])
-            next.y = grad[i + 1];
+        if (next.x)
+            next.y = FN(grad_ahead)(job, x[i + 1], grad[i + 1], 0);
         FN(xent_row)(job, x[i], tgt[i], grad[i],
                      nch <= SMC_XENT_STACK_CHUNKS ? local : far_chunks + i * nch, &loss[i],
                      next);
@@ -903,7 +911,7 @@ static void FN(xent_split)(const smc_loss_job *job, int phase, int64_t item)
     case SMC_XENT_CHUNK_STATS:
         if (!ri->ignored)
             FN(xent_chunk_pass1)(job, x, t, g, ch * SMC_CHUNK, FN(chunk_end)(ch, n), &cs[ch],
-                                 FN(xent_next)(job, x, ch, (smc_ahead){ NULL, NULL }));
+                                 FN(xent_next)(job, x, g, ch, (smc_ahead){ NULL, NULL }));
         break;
     case SMC_XENT_ROW_MERGE:
         job->row_loss[row] = FN(xent_merge)(job, ri, cs, nch);
