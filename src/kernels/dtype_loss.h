@@ -577,10 +577,10 @@ static void FN(xent_row)(const smc_loss_job *job, const char *x, const char *tgt
 /* Rows of one span (1 <= n <= SPAN) with contiguous logits, in groups
  * (smc_group_rows): xent_row step by step, each step over the whole group.
  * The same steps per row as xent_row: the same bits.  next[i]: row i of
- * the next group (or NULL), prefetched. */
+ * the next group and its gradient (NULLs: none), prefetched. */
 static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const *x,
                            const char *const *tgt, char *const *grad, double *loss,
-                           const char *const *next)
+                           const smc_ahead *next)
 {
     const int64_t n = job->g.n;
     smc_xent_row ri[SMC_GROUP_ROWS];
@@ -596,7 +596,7 @@ static void FN(xent_group)(const smc_loss_job *job, int64_t k, const char *const
     for (int64_t i = 0; i < k; i++)
         if (!ri[i].ignored)
             FN(span_exps)(job, (const T *)x[i], tgt[i], grad[i], ebuf, 0, 0, n, &sr[i], &cs[i],
-                          (smc_ahead){ next[i], NULL });
+                          next[i]);
     for (int64_t i = 0; i < k; i++)
         loss[i] = FN(xent_merge)(job, &ri[i], &cs[i], 1);
     for (int64_t i = 0; i < k; i++)
@@ -738,9 +738,11 @@ static void FN(xent_batch)(const smc_loss_job *job, int64_t k, const char *const
     const int64_t group = FN(xent_group_rows)(job);
     if (group) {
         for (int64_t i = 0; i < k; i += group) {
-            const char *next[SMC_GROUP_ROWS];
-            for (int64_t j = 0; j < group; j++)
-                next[j] = i + group + j < k ? x[i + group + j] : NULL;
+            smc_ahead next[SMC_GROUP_ROWS];
+            for (int64_t j = 0, r = i + group; j < group; j++, r++) {
+                next[j].x = r < k ? x[r] : NULL;
+                next[j].y = r < k ? FN(grad_ahead)(job, x[r], grad[r], 0) : NULL;
+            }
             FN(xent_group)(job, k - i < group ? k - i : group, x + i, tgt + i, grad + i,
                            loss + i, next);
         }
