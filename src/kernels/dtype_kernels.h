@@ -465,6 +465,17 @@ static inline void FN(chunk_acc_total)(const FN(chunk_acc) *a, double *sum, doub
     *count = FN(hsum)(a->cnt);
 }
 
+/* Elements [i, i + len) of what `a` points at, prefetched: a.x for
+ * reading, a.y for writing (either may be NULL). */
+SMC_INLINE void FN(prefetch_ahead)(smc_ahead a, int64_t i, int64_t len)
+{
+    const int64_t sz = (int64_t)sizeof(T);
+    for (int64_t q = 0; a.x && q < len * sz; q += 64)
+        SMC_PREFETCH(a.x + i * sz + q);
+    for (int64_t q = 0; a.y && q < len * sz; q += 64)
+        SMC_PREFETCH_W(a.y + i * sz + q);
+}
+
 /* Pass 2 over len contiguous elements of a chunk (whole blocks, but for a
  * partial last one at the chunk's end), a BLOCK at a time: each block's
  * (sum, count of m) of exp of src against the chunk maximum m, added to
@@ -482,10 +493,7 @@ SMC_INLINE void FN(block_exp)(const T *src, T *dst, int store, int count_max, in
     V zero = SPLAT(0), one = SPLAT(1), neg_m = VOP(sub)(zero, m);
     for (int64_t b = 0; b < len; b += BLOCK, src += BLOCK, dst += BLOCK) {
         int64_t bl = len - b < BLOCK ? len - b : BLOCK;
-        for (int64_t q = 0; ahead.x && q < bl * (int64_t)sizeof(T); q += 64)
-            SMC_PREFETCH(ahead.x + b * (int64_t)sizeof(T) + q);
-        for (int64_t q = 0; ahead.y && q < bl * (int64_t)sizeof(T); q += 64)
-            SMC_PREFETCH_W(ahead.y + b * (int64_t)sizeof(T) + q);
+        FN(prefetch_ahead)(ahead, b, bl);
         int64_t full = bl / LANES * LANES, k = bl - full;
         V acc0 = zero, acc1 = zero, cnt = zero;
         if (mode != SMC_EXP_SLOW) {

@@ -213,10 +213,7 @@ static void FN(exp_sum_span)(const T *x, T *e, int64_t len, smc_partial *st, int
     } while (0)
     for (int64_t b = 0; b < full; b += BLOCK) {
         int64_t end = full - b < BLOCK ? full : b + BLOCK, i = b;
-        for (int64_t q = 0; next.x && q < BLOCK * (int64_t)sizeof(T); q += 64)
-            SMC_PREFETCH(next.x + b * (int64_t)sizeof(T) + q);
-        for (int64_t q = 0; next.y && q < BLOCK * (int64_t)sizeof(T); q += 64)
-            SMC_PREFETCH_W(next.y + b * (int64_t)sizeof(T) + q);
+        FN(prefetch_ahead)(next, b, BLOCK);
         V acc = zero;
         int beqs = eqs && VOP(any)(VOP(eq)(block_max[b / BLOCK], m));
         if (!fast) {
