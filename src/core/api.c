@@ -44,8 +44,10 @@ int64_t smc_grid_rows(const smc_grid *g)
 
 int smc_choose_threads(int64_t work, int threads)
 {
-    int limit = threads > 0 ? threads : smc_max_threads();
     int64_t t = work / SMC_GRAIN_PER_THREAD;
+    if (t <= 1)         /* before smc_max_threads: its affinity query is a system call */
+        return 1;
+    int limit = threads > 0 ? threads : smc_max_threads();
     if (t > limit)
         t = limit;
     return t < 1 ? 1 : (int)t;
