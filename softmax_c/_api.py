@@ -178,9 +178,41 @@ def _merged_out_view(out, axes):
     return None if view is None else (view, len(keep))
 
 
+# ---- the common call, without the general checks ---------------------------
+
+_NATIVE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_MAX_THREADS = 1 << 20
+
+
+def _fast_threads(threads):
+    """_check_threads(threads) for None or a plain int >= 1, else None."""
+    if threads is None:
+        return 0
+    if type(threads) is int and threads >= 1:
+        return min(threads, _MAX_THREADS)
+    return None
+
+
+def _is_plain_input(x, axis):
+    """True for the call most code makes: a native-endian float32/float64
+    ndarray (not a subclass) and one int axis in range.  Such calls skip the
+    general argument handling, which costs several microseconds, more than
+    the kernel itself on a small array; every other call takes it, and it
+    raises the errors."""
+    return (type(x) is np.ndarray and x.dtype in _NATIVE_DTYPES and type(axis) is int
+            and -x.ndim <= axis < x.ndim)
+
+
 # ---- softmax and log_softmax --------------------------------------------
 
 def _softmax_like(op, x, axis, temperature, out, threads):
+    if (_is_plain_input(x, axis) and type(temperature) is float
+            and 2.0**-100 <= temperature <= 2.0**100 and (out is None or out is x)):
+        nthreads = _fast_threads(threads)
+        if nthreads is not None and (out is None or x.flags.writeable):
+            result = np.empty_like(x) if out is None else x
+            _core.run(op, x, result, axis % x.ndim, temperature, nthreads)
+            return result
     arr = _as_input(x)
     axes = _normalize_axes(axis, arr.ndim)
     t = _check_temperature(temperature, arr.dtype)
@@ -359,6 +391,16 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None
     >>> float(softmax_c.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
+    if (b is None and out is None and not return_sign and _is_plain_input(x, axis)
+            and type(keepdims) is bool):
+        nthreads = _fast_threads(threads)
+        if nthreads is not None:
+            ax = axis % x.ndim
+            value = np.empty(x.shape[:ax] + x.shape[ax + 1:], dtype=x.dtype)
+            _core.run(_core.LOGSUMEXP, x, value, ax, 1.0, nthreads)
+            if keepdims:
+                return value.reshape(x.shape[:ax] + (1,) + x.shape[ax + 1:])
+            return value[()] if value.ndim == 0 else value
     arr = _as_input(x)
     axes = _normalize_axes(axis, arr.ndim)
     nthreads = _check_threads(threads)

@@ -1,0 +1,94 @@
+"""The common call (a native float32/float64 ndarray, one int axis, no
+options) skips the general argument handling in softmax_c/_api.py.  It must
+give exactly what the general path gives, and hand every other call --
+including every bad one -- to the general path, which raises the errors."""
+
+import numpy as np
+import pytest
+
+try:
+    from numpy.exceptions import AxisError
+except ImportError:  # pragma: no cover
+    from numpy import AxisError
+
+
+def _layouts(rng, dtype):
+    """Arrays of several shapes and memory layouts."""
+    base = rng.standard_normal((6, 7, 9)).astype(dtype)
+    return [base, base[:, ::-2, 1:], base.transpose(2, 0, 1), base[0], base[0, 0],
+            np.asfortranarray(base), base[:, :0]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_plain_softmax_call_matches_general_path(sc, rng, op, dtype):
+    fn = getattr(sc, op)
+    for x in _layouts(rng, dtype):
+        for axis in range(-x.ndim, x.ndim):
+            fast = fn(x, axis=axis)
+            # a one-element tuple axis takes the general path
+            general = fn(x, axis=(axis,))
+            assert fast.dtype == x.dtype and fast.shape == x.shape
+            np.testing.assert_array_equal(fast, general)
+            fast_t = fn(x, axis=axis, temperature=2.5, threads=2)
+            np.testing.assert_array_equal(fast_t, fn(x, axis=(axis,), temperature=2.5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_in_place_call_matches_general_path(sc, rng, dtype):
+    for op in ("softmax", "log_softmax"):
+        fn = getattr(sc, op)
+        x = rng.standard_normal((5, 33)).astype(dtype)
+        expected = fn(x.copy(), axis=(0,))
+        y = x.copy()
+        assert fn(y, axis=0, out=y) is y
+        np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_plain_logsumexp_call_matches_general_path(sc, rng, dtype, keepdims):
+    for x in _layouts(rng, dtype):
+        for axis in range(-x.ndim, x.ndim):
+            fast = sc.logsumexp(x, axis=axis, keepdims=keepdims)
+            general = sc.logsumexp(x, axis=(axis,), keepdims=keepdims)
+            assert type(fast) is type(general)
+            assert np.shape(fast) == np.shape(general)
+            np.testing.assert_array_equal(fast, general)
+
+
+def test_plain_logsumexp_of_a_vector_is_a_numpy_scalar(sc):
+    v = sc.logsumexp(np.array([0.0, 0.0], np.float32))
+    assert isinstance(v, np.float32) and v == np.float32(np.log(2.0))
+
+
+def test_calls_outside_the_plain_case_still_get_their_errors(sc):
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(AxisError):
+        sc.softmax(x, axis=2)
+    with pytest.raises(AxisError):
+        sc.logsumexp(x, axis=-3)
+    with pytest.raises(ValueError, match="read-only"):
+        ro = x.copy()
+        ro.flags.writeable = False
+        sc.log_softmax(ro, out=ro)
+    with pytest.raises(ValueError, match="temperature"):
+        sc.softmax(x, temperature=float("nan"))
+    with pytest.raises(ValueError, match="temperature"):
+        sc.softmax(x, temperature=-1.0)
+    with pytest.raises(ValueError, match="threads"):
+        sc.softmax(x, threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        sc.logsumexp(x, threads=True)
+    with pytest.raises(AxisError):
+        sc.softmax(np.float64(1.0))           # 0-d: no axis -1
+
+
+def test_plain_path_accepts_extreme_but_valid_options(sc, rng):
+    x = rng.standard_normal((3, 4))
+    # temperatures outside the fast range go through the full check
+    for t in (1e-200, 1e200, 2.0**-100, 2.0**100):
+        np.testing.assert_array_equal(sc.softmax(x, temperature=t),
+                                      sc.softmax(x, axis=(-1,), temperature=t))
+    big = sc.softmax(x, threads=10**9)        # clamped, like the general path
+    np.testing.assert_array_equal(big, sc.softmax(x, axis=(-1,)))
