@@ -12,9 +12,9 @@ import operator
 import numpy as np
 
 from . import _core
-from ._api import (_as_input, _asarray, _check_out, _check_threads, _merged_out_view,
-                   _needs_temporary, _normalize_axes, _normalize_axis, _single_axis_view,
-                   _unmerge)
+from ._api import (_as_input, _asarray, _check_out, _check_threads, _fast_threads,
+                   _is_plain_input, _merged_out_view, _needs_temporary, _normalize_axes,
+                   _normalize_axis, _single_axis_view, _unmerge)
 
 __all__ = ["cross_entropy", "softmax_backward", "log_softmax_backward"]
 
@@ -207,6 +207,10 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
     >>> round(float(softmax_c.cross_entropy(x, [0, 1])), 6)
     0.669079
     """
+    fast = _plain_cross_entropy(logits, target, axis, weight, ignore_index, reduction,
+                                label_smoothing, return_grad, grad_out, threads)
+    if fast is not None:
+        return fast
     arr = _as_input(logits, "logits")
     if arr.ndim == 0:
         raise ValueError("logits must have at least one dimension (the class axis)")
@@ -239,6 +243,36 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
     if work_grad is not grad:
         np.copyto(grad, work_grad)
     value = loss if loss is not None else arr.dtype.type(total)
+    return (value, grad) if return_grad else value
+
+
+def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label_smoothing,
+                         return_grad, grad_out, threads):
+    """cross_entropy for the common call, or None for every other one (see
+    _api._is_plain_input): plain logits, int64 class indices of the right
+    shape, no weights, plain option values, and grad_out None or the logits
+    themselves (in place)."""
+    if not (_is_plain_input(x, axis) and type(target) is np.ndarray
+            and target.dtype == _INT64 and weight is None and type(ignore_index) is int
+            and -2**63 <= ignore_index < 2**63 and type(reduction) is str
+            and type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0
+            and type(return_grad) is bool and (grad_out is None or grad_out is x)):
+        return None
+    code = _REDUCTIONS.get(reduction)
+    nthreads = _fast_threads(threads)
+    ax = axis % x.ndim
+    label_shape = x.shape[:ax] + x.shape[ax + 1:]
+    if code is None or nthreads is None or x.shape[ax] == 0 or target.shape != label_shape:
+        return None
+    if grad_out is not None and (not x.flags.writeable or np.may_share_memory(target, x)):
+        return None
+    grad = np.empty_like(x) if grad_out is None and return_grad else grad_out
+    loss = np.empty(label_shape, dtype=x.dtype) if code == _core.REDUCE_NONE else None
+    total, bad_row = _core.run_cross_entropy(x, target, None, None, grad, loss, ax,
+                                             ignore_index, label_smoothing, code, nthreads)
+    if bad_row >= 0:
+        raise _label_error(target, ignore_index, x.shape[ax])
+    value = loss if loss is not None else x.dtype.type(total)
     return (value, grad) if return_grad else value
 
 

@@ -1,7 +1,8 @@
 """The common call (a native float32/float64 ndarray, one int axis, no
-options) skips the general argument handling in softmax_c/_api.py.  It must
-give exactly what the general path gives, and hand every other call --
-including every bad one -- to the general path, which raises the errors."""
+options) skips the general argument handling of softmax_c/_api.py and
+_loss.py.  It must give exactly what the general path gives, and hand
+every other call -- including every bad one -- to the general path, which
+raises the errors."""
 
 import numpy as np
 import pytest
@@ -92,3 +93,48 @@ def test_plain_path_accepts_extreme_but_valid_options(sc, rng):
                                       sc.softmax(x, axis=(-1,), temperature=t))
     big = sc.softmax(x, threads=10**9)        # clamped, like the general path
     np.testing.assert_array_equal(big, sc.softmax(x, axis=(-1,)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_plain_cross_entropy_call_matches_general_path(sc, rng, dtype, reduction):
+    x = rng.standard_normal((5, 4, 6)).astype(dtype)
+    for axis in range(-3, 3):
+        ax = axis % 3
+        shape = x.shape[:ax] + x.shape[ax + 1:]
+        t = rng.integers(0, x.shape[ax], shape)
+        t.flat[0] = -100                                  # ignored
+        for smoothing in (0.0, 0.3):
+            kw = dict(reduction=reduction, label_smoothing=smoothing, return_grad=True)
+            loss, grad = sc.cross_entropy(x, t, axis, **kw)
+            # an np.intp axis takes the general path
+            loss_g, grad_g = sc.cross_entropy(x, t, np.intp(axis), **kw)
+            assert type(loss) is type(loss_g)
+            np.testing.assert_array_equal(loss, loss_g)
+            np.testing.assert_array_equal(grad, grad_g)
+            y = x.copy()
+            loss_i, grad_i = sc.cross_entropy(y, t, axis, grad_out=y, **kw)
+            assert grad_i is y
+            np.testing.assert_array_equal(loss_i, loss_g)
+            np.testing.assert_array_equal(y, grad_g)
+
+
+def test_plain_cross_entropy_still_checks_its_labels(sc):
+    x = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"class index 4 at position \(1,\)"):
+        sc.cross_entropy(x, np.array([0, 4, 1]), grad_out=x)
+    np.testing.assert_array_equal(x, 0.0)             # nothing written
+    with pytest.raises(ValueError, match="target"):
+        sc.cross_entropy(x, np.array([0, 1]))          # wrong shape: general path
+    with pytest.raises(ValueError, match="reduction"):
+        sc.cross_entropy(x, np.array([0, 1, 2]), reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        sc.cross_entropy(x, np.array([0, 1, 2]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="length 0"):
+        sc.cross_entropy(np.zeros((3, 0)), np.array([0, 0, 0]))
+    # labels that share memory with the logits overwritten in place
+    raw = np.zeros(12, np.float64)
+    logits = raw.reshape(3, 4)
+    labels = raw[:3].view(np.int64)
+    loss, grad = sc.cross_entropy(logits, labels, grad_out=logits, return_grad=True)
+    assert grad is logits and np.isfinite(loss)
