@@ -889,24 +889,37 @@ static void FN(rows)(const smc_job *job, int64_t r0, int64_t r1)
     const int64_t group = smc_group_rows(n * (int64_t)sizeof(T));
     const int grouped = group >= 2;
     const int op = job->op, need_log = op != SMC_OP_SOFTMAX;
+    /* rows are looked up a group ahead (one iterator, never copied: it
+     * holds an index per dimension), so that the next group's rows are known
+     * while this group is reduced */
+    const int64_t per_group = grouped ? group : 1;
+    const char *x[SMC_GROUP_ROWS], *nx[SMC_GROUP_ROWS];
+    char *y[SMC_GROUP_ROWS], *ny[SMC_GROUP_ROWS];
+    int64_t ng = r1 - r0 < per_group ? r1 - r0 : per_group;
+    for (int64_t i = 0; i < ng; i++, smc_row_iter_next(&it)) {
+        nx[i] = xb + it.xoff;
+        ny[i] = yb + it.yoff;
+    }
     for (int64_t r = r0; r < r1;) {
-        int64_t g = grouped ? (r1 - r < group ? r1 - r : group) : 1;
-        const char *x[SMC_GROUP_ROWS];
-        char *y[SMC_GROUP_ROWS];
-        for (int64_t i = 0; i < g; i++, smc_row_iter_next(&it)) {
-            x[i] = xb + it.xoff;
-            y[i] = yb + it.yoff;
+        const int64_t g = ng;
+        for (int64_t i = 0; i < g; i++) {
+            x[i] = nx[i];
+            y[i] = ny[i];
         }
         r += g;
-        /* the next group's rows (`it` is at its first), prefetched by
-         * chunk_sums while this group is reduced; not a gathered row, nor
-         * logsumexp's one output */
-        smc_ahead next[SMC_GROUP_ROWS] = { { NULL, NULL } };
-        smc_row_iter ahead = it;
-        for (int64_t i = 0; i < g && r + i < r1; i++, smc_row_iter_next(&ahead)) {
-            next[i].x = xstep == (int64_t)sizeof(T) ? xb + ahead.xoff : NULL;
-            next[i].y = ystep == (int64_t)sizeof(T) && op != SMC_OP_LOGSUMEXP ? yb + ahead.yoff
-                                                                            : NULL;
+        ng = r1 - r < per_group ? r1 - r : per_group;
+        for (int64_t i = 0; i < ng; i++, smc_row_iter_next(&it)) {
+            nx[i] = xb + it.xoff;
+            ny[i] = yb + it.yoff;
+        }
+        /* the next group's rows, prefetched by chunk_sums while this group
+         * is reduced; not a gathered row, nor logsumexp's one output */
+        smc_ahead next[SMC_GROUP_ROWS];
+        for (int64_t i = 0; i < g; i++) {
+            int ahead = i < ng;
+            next[i].x = ahead && xstep == (int64_t)sizeof(T) ? nx[i] : NULL;
+            next[i].y = ahead && ystep == (int64_t)sizeof(T) && op != SMC_OP_LOGSUMEXP ? ny[i]
+                                                                                   : NULL;
         }
         if (!grouped) {
             if (op == SMC_OP_SOFTMAX) {
