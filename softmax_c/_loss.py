@@ -279,6 +279,13 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
 # ---- backward passes -----------------------------------------------------
 
 def _backward(op, y, dy, axis, out, threads):
+    if (out is None and _is_plain_input(y, axis) and type(dy) is np.ndarray
+            and dy.dtype == y.dtype and dy.shape == y.shape and y.size):
+        nthreads = _fast_threads(threads)         # the common call (see _api)
+        if nthreads is not None:
+            result = np.empty_like(y)
+            _core.run_backward(op, y, dy, result, axis % y.ndim, nthreads)
+            return result
     ya, da = _as_input(y, "y"), _as_input(dy, "dy")
     dtype = np.promote_types(ya.dtype, da.dtype)
     ya, da = ya.astype(dtype, copy=False), da.astype(dtype, copy=False)

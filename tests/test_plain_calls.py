@@ -138,3 +138,18 @@ def test_plain_cross_entropy_still_checks_its_labels(sc):
     labels = raw[:3].view(np.int64)
     loss, grad = sc.cross_entropy(logits, labels, grad_out=logits, return_grad=True)
     assert grad is logits and np.isfinite(loss)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["softmax_backward", "log_softmax_backward"])
+def test_plain_backward_call_matches_general_path(sc, rng, op, dtype):
+    fn = getattr(sc, op)
+    for y in _layouts(rng, dtype):
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        for axis in range(-y.ndim, y.ndim):
+            fast = fn(y, dy, axis=axis)
+            general = fn(y, dy, axis=(axis,))
+            assert fast.dtype == y.dtype and fast.shape == y.shape
+            np.testing.assert_array_equal(fast, general)
+    with pytest.raises(ValueError, match="shape"):
+        fn(np.zeros((2, 3), dtype), np.zeros((3, 2), dtype))
