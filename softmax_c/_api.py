@@ -94,6 +94,9 @@ def _check_temperature(temperature, dtype=None):
     return t
 
 
+_MAX_THREADS = 1 << 20          # larger thread counts are clamped to this
+
+
 def _check_threads(threads, name="threads"):
     if threads is None:
         return 0
@@ -105,7 +108,7 @@ def _check_threads(threads, name="threads"):
         raise TypeError(f"{name} must be None or an int >= 1; got {threads!r}") from None
     if n < 1:
         raise ValueError(f"{name} must be None or an int >= 1; got {n}")
-    return min(n, 1 << 20)
+    return min(n, _MAX_THREADS)
 
 
 def _check_out(out, shape, dtype, name="out"):
@@ -181,7 +184,6 @@ def _merged_out_view(out, axes):
 # ---- the common call, without the general checks ---------------------------
 
 _NATIVE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_MAX_THREADS = 1 << 20
 
 
 def _fast_threads(threads):
