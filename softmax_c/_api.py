@@ -195,6 +195,14 @@ def _fast_threads(threads):
     return None
 
 
+def _is_plain_out(out, x, shape):
+    """True when out (not None) can take the result directly: a writeable
+    ndarray of the result's `shape` and x's dtype that is x itself or shares
+    no memory with it."""
+    return (type(out) is np.ndarray and out.shape == shape and out.dtype == x.dtype
+            and out.flags.writeable and (out is x or not np.may_share_memory(x, out)))
+
+
 def _is_plain_input(x, axis):
     """True for the call most code makes: a native-endian float32/float64
     ndarray (not a subclass) and one int axis in range.  Such calls skip the
@@ -209,10 +217,10 @@ def _is_plain_input(x, axis):
 
 def _softmax_like(op, x, axis, temperature, out, threads):
     if (_is_plain_input(x, axis) and type(temperature) is float
-            and 2.0**-100 <= temperature <= 2.0**100 and (out is None or out is x)):
+            and 2.0**-100 <= temperature <= 2.0**100):
         nthreads = _fast_threads(threads)
-        if nthreads is not None and (out is None or x.flags.writeable):
-            result = np.empty_like(x) if out is None else x
+        if nthreads is not None and (out is None or _is_plain_out(out, x, x.shape)):
+            result = np.empty_like(x) if out is None else out
             _core.run(op, x, result, axis % x.ndim, temperature, nthreads)
             return result
     arr = _as_input(x)
@@ -393,13 +401,16 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False, out=None
     >>> float(softmax_c.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    if (b is None and out is None and not return_sign and _is_plain_input(x, axis)
-            and type(keepdims) is bool):
+    if (b is None and not return_sign and _is_plain_input(x, axis)
+            and type(keepdims) is bool and (out is None or not keepdims)):
         nthreads = _fast_threads(threads)
-        if nthreads is not None:
-            ax = axis % x.ndim
-            value = np.empty(x.shape[:ax] + x.shape[ax + 1:], dtype=x.dtype)
+        ax = axis % x.ndim
+        reduced = x.shape[:ax] + x.shape[ax + 1:]
+        if nthreads is not None and (out is None or _is_plain_out(out, x, reduced)):
+            value = np.empty(reduced, dtype=x.dtype) if out is None else out
             _core.run(_core.LOGSUMEXP, x, value, ax, 1.0, nthreads)
+            if out is not None:
+                return out
             if keepdims:
                 return value.reshape(x.shape[:ax] + (1,) + x.shape[ax + 1:])
             return value[()] if value.ndim == 0 else value

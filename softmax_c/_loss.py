@@ -13,8 +13,8 @@ import numpy as np
 
 from . import _core
 from ._api import (_as_input, _asarray, _check_out, _check_threads, _fast_threads,
-                   _is_plain_input, _merged_out_view, _needs_temporary, _normalize_axes,
-                   _normalize_axis, _single_axis_view, _unmerge)
+                   _is_plain_input, _is_plain_out, _merged_out_view, _needs_temporary,
+                   _normalize_axes, _normalize_axis, _single_axis_view, _unmerge)
 
 __all__ = ["cross_entropy", "softmax_backward", "log_softmax_backward"]
 
@@ -250,13 +250,13 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
                          return_grad, grad_out, threads):
     """cross_entropy for the common call, or None for every other one (see
     _api._is_plain_input): plain logits, int64 class indices of the right
-    shape, no weights, plain option values, and grad_out None or the logits
-    themselves (in place)."""
+    shape, no weights, plain option values, and grad_out None, the logits
+    themselves (in place) or an array sharing memory with neither input."""
     if not (_is_plain_input(x, axis) and type(target) is np.ndarray
             and target.dtype == _INT64 and weight is None and type(ignore_index) is int
             and -2**63 <= ignore_index < 2**63 and type(reduction) is str
             and type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0
-            and type(return_grad) is bool and (grad_out is None or grad_out is x)):
+            and type(return_grad) is bool):
         return None
     code = _REDUCTIONS.get(reduction)
     nthreads = _fast_threads(threads)
@@ -264,7 +264,8 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
     label_shape = x.shape[:ax] + x.shape[ax + 1:]
     if code is None or nthreads is None or x.shape[ax] == 0 or target.shape != label_shape:
         return None
-    if grad_out is not None and (not x.flags.writeable or np.may_share_memory(target, x)):
+    if grad_out is not None and not (_is_plain_out(grad_out, x, x.shape)
+                                     and not np.may_share_memory(target, grad_out)):
         return None
     grad = np.empty_like(x) if grad_out is None and return_grad else grad_out
     loss = np.empty(label_shape, dtype=x.dtype) if code == _core.REDUCE_NONE else None
@@ -279,11 +280,12 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
 # ---- backward passes -----------------------------------------------------
 
 def _backward(op, y, dy, axis, out, threads):
-    if (out is None and _is_plain_input(y, axis) and type(dy) is np.ndarray
-            and dy.dtype == y.dtype and dy.shape == y.shape and y.size):
+    if (_is_plain_input(y, axis) and type(dy) is np.ndarray and dy.dtype == y.dtype
+            and dy.shape == y.shape and y.size):
         nthreads = _fast_threads(threads)         # the common call (see _api)
-        if nthreads is not None:
-            result = np.empty_like(y)
+        if nthreads is not None and (out is None or (
+                _is_plain_out(out, y, y.shape) and not np.may_share_memory(dy, out))):
+            result = np.empty_like(y) if out is None else out
             _core.run_backward(op, y, dy, result, axis % y.ndim, nthreads)
             return result
     ya, da = _as_input(y, "y"), _as_input(dy, "dy")

@@ -153,3 +153,41 @@ def test_plain_backward_call_matches_general_path(sc, rng, op, dtype):
             np.testing.assert_array_equal(fast, general)
     with pytest.raises(ValueError, match="shape"):
         fn(np.zeros((2, 3), dtype), np.zeros((3, 2), dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_calls_with_a_separate_out_match_general_path(sc, rng, dtype):
+    x = rng.standard_normal((6, 9)).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    t = rng.integers(0, 9, 6)
+    for axis in (0, 1, -1):
+        for op in ("softmax", "log_softmax"):
+            out = np.full_like(x, np.nan)[::-1]           # strided, separate
+            assert getattr(sc, op)(x, axis=axis, out=out) is out
+            np.testing.assert_array_equal(out, getattr(sc, op)(x, axis=(axis,)))
+        reduced = np.full(x.shape[:axis % 2] + x.shape[axis % 2 + 1:], np.nan, dtype)
+        assert sc.logsumexp(x, axis=axis, out=reduced) is reduced
+        np.testing.assert_array_equal(reduced, sc.logsumexp(x, axis=(axis,)))
+        for op in ("softmax_backward", "log_softmax_backward"):
+            out = np.full_like(x, np.nan)
+            assert getattr(sc, op)(x, dy, axis=axis, out=out) is out
+            np.testing.assert_array_equal(out, getattr(sc, op)(x, dy, axis=(axis,)))
+    g = np.full_like(x, np.nan)
+    loss, grad = sc.cross_entropy(x, t, grad_out=g, return_grad=True)
+    loss_g, grad_g = sc.cross_entropy(x, t, np.intp(-1), return_grad=True)
+    assert grad is g and loss == loss_g
+    np.testing.assert_array_equal(g, grad_g)
+    # an out that overlaps the input takes the general path, which copes
+    buf = rng.standard_normal(12).astype(dtype)
+    expected = sc.softmax(buf[2:].copy())
+    sc.softmax(buf[2:], out=buf[:10])
+    np.testing.assert_array_equal(buf[:10], expected)
+    # out of the wrong shape or dtype, or read-only: the general path's errors
+    with pytest.raises(ValueError, match="shape"):
+        sc.softmax(x, out=np.empty((9, 6), dtype))
+    with pytest.raises(TypeError, match="dtype"):
+        sc.logsumexp(x, out=np.empty(6, np.float16))
+    ro = np.empty_like(x)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        sc.log_softmax(x, out=ro)
