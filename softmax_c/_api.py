@@ -74,6 +74,9 @@ def _normalize_axis(axis, ndim):
     return a % ndim
 
 
+_SAFE_T_MIN, _SAFE_T_MAX = 2.0**-100, 2.0**100   # 1/T is normal in both dtypes
+
+
 def _check_temperature(temperature, dtype=None):
     try:
         t = float(temperature)
@@ -85,7 +88,7 @@ def _check_temperature(temperature, dtype=None):
     # neither overflow nor round to 0 there (the C layer checks this too).
     # Between 2^-100 and 2^100 it is a normal number of both dtypes; the
     # NumPy check below costs microseconds, more than a small call's work.
-    if dtype is not None and not (2.0**-100 <= t <= 2.0**100):
+    if dtype is not None and not (_SAFE_T_MIN <= t <= _SAFE_T_MAX):
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             inv = np.asarray(1.0 / t).astype(dtype)
         if not (np.isfinite(inv) and inv > 0):
@@ -217,7 +220,7 @@ def _is_plain_input(x, axis):
 
 def _softmax_like(op, x, axis, temperature, out, threads):
     if (_is_plain_input(x, axis) and type(temperature) is float
-            and 2.0**-100 <= temperature <= 2.0**100):
+            and _SAFE_T_MIN <= temperature <= _SAFE_T_MAX):
         nthreads = _fast_threads(threads)
         if nthreads is not None and (out is None or _is_plain_out(out, x, x.shape)):
             result = np.empty_like(x) if out is None else out

@@ -233,16 +233,24 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
     work_grad = grad
     if grad_out is not None and _may_clobber(grad_out, (arr, probs), (labels, w)):
         work_grad = np.empty_like(arr)
-    loss = np.empty(arr.shape[:ax] + arr.shape[ax + 1:], dtype=arr.dtype) \
-        if code == _core.REDUCE_NONE else None
+    return _run_cross_entropy(arr, labels, probs, w, grad, work_grad, ax, ignore, eps, code,
+                              return_grad, nthreads)
 
-    total, bad_row = _core.run_cross_entropy(arr, labels, probs, w, work_grad, loss, ax,
+
+def _run_cross_entropy(x, labels, probs, w, grad, work_grad, ax, ignore, eps, code,
+                       return_grad, nthreads):
+    """The kernel call and the result of cross_entropy for checked arguments;
+    the gradient is computed into work_grad, then copied to grad if they
+    differ."""
+    loss = np.empty(x.shape[:ax] + x.shape[ax + 1:], dtype=x.dtype) \
+        if code == _core.REDUCE_NONE else None
+    total, bad_row = _core.run_cross_entropy(x, labels, probs, w, work_grad, loss, ax,
                                              ignore, eps, code, nthreads)
     if bad_row >= 0:
-        raise _label_error(labels, ignore, n_classes)
+        raise _label_error(labels, ignore, x.shape[ax])
     if work_grad is not grad:
         np.copyto(grad, work_grad)
-    value = loss if loss is not None else arr.dtype.type(total)
+    value = loss if loss is not None else x.dtype.type(total)
     return (value, grad) if return_grad else value
 
 
@@ -268,13 +276,8 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
                                      and not np.may_share_memory(target, grad_out)):
         return None
     grad = np.empty_like(x) if grad_out is None and return_grad else grad_out
-    loss = np.empty(label_shape, dtype=x.dtype) if code == _core.REDUCE_NONE else None
-    total, bad_row = _core.run_cross_entropy(x, target, None, None, grad, loss, ax,
-                                             ignore_index, label_smoothing, code, nthreads)
-    if bad_row >= 0:
-        raise _label_error(target, ignore_index, x.shape[ax])
-    value = loss if loss is not None else x.dtype.type(total)
-    return (value, grad) if return_grad else value
+    return _run_cross_entropy(x, target, None, None, grad, grad, ax, ignore_index,
+                              label_smoothing, code, return_grad, nthreads)
 
 
 # ---- backward passes -----------------------------------------------------

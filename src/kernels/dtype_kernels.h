@@ -1355,33 +1355,26 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
     const int out_mode = FN(col_mode)(col_min, pm, nv, use_t);
     const int kind = one_exp ? SMC_COL_SCALE_Y
                      : job->op == SMC_OP_SOFTMAX ? SMC_COL_SOFTMAX : SMC_COL_LOG_SOFTMAX;
-#define SMC_COL_OUT(kind_, full_, mode_)                                                      \
+#define SMC_COL_OUT(kind_, full_, mode_, use_t_)                                              \
     FN(col_out)(kind_, full_, x, y, xs, ys, ls, ylane, n, k, kv, nv, mode_, pm, neg_pm, p1, p2, \
-                inv_t, inv_lo, use_t)
-    /* full contiguous groups: one loop per kind, and per exp mode where
-     * the kind takes exps */
-#define SMC_COL_OUT_MODES(kind_)                                                              \
-    do {                                                                                      \
-        if (out_mode == SMC_EXP_TWOSUM)                                                       \
-            SMC_COL_OUT(kind_, 1, SMC_EXP_TWOSUM);                                            \
-        else if (out_mode == SMC_EXP_M_BIGGER)                                                \
-            SMC_COL_OUT(kind_, 1, SMC_EXP_M_BIGGER);                                          \
-        else if (out_mode == SMC_EXP_X_BIGGER)                                                \
-            SMC_COL_OUT(kind_, 1, SMC_EXP_X_BIGGER);                                          \
-        else                                                                                  \
-            SMC_COL_OUT(kind_, 1, SMC_EXP_SLOW);                                              \
-    } while (0)
+                inv_t, inv_lo, use_t_)
+    /* full contiguous groups: one loop per kind, and per exp mode where the
+     * kind takes exps (count: not used) */
+#define SMC_COL_OUT_SOFTMAX(mode_, count_, use_t_) SMC_COL_OUT(SMC_COL_SOFTMAX, 1, mode_, use_t_)
+#define SMC_COL_OUT_LOG_SOFTMAX(mode_, count_, use_t_)                                        \
+    SMC_COL_OUT(SMC_COL_LOG_SOFTMAX, 1, mode_, use_t_)
     if (full && ylane == (int64_t)sizeof(T)) {
         if (kind == SMC_COL_SCALE_Y)
-            SMC_COL_OUT(SMC_COL_SCALE_Y, 1, out_mode);
+            SMC_COL_OUT(SMC_COL_SCALE_Y, 1, out_mode, use_t);
         else if (kind == SMC_COL_SOFTMAX)
-            SMC_COL_OUT_MODES(SMC_COL_SOFTMAX);
+            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_SOFTMAX, out_mode, 1, use_t);
         else
-            SMC_COL_OUT_MODES(SMC_COL_LOG_SOFTMAX);
+            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_LOG_SOFTMAX, out_mode, 1, use_t);
     } else {
-        SMC_COL_OUT(kind, 0, out_mode);
+        SMC_COL_OUT(kind, 0, out_mode, use_t);
     }
-#undef SMC_COL_OUT_MODES
+#undef SMC_COL_OUT_LOG_SOFTMAX
+#undef SMC_COL_OUT_SOFTMAX
 #undef SMC_COL_OUT
 }
 
