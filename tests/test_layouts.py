@@ -274,3 +274,33 @@ def test_no_copy_in_place(sc, op):
     fn = getattr(sc, op)
     peak = _peak_numpy_allocation(lambda: fn(x, axis=0, out=x))
     assert peak < x.nbytes / 4, f"{peak} bytes allocated for in-place on {x.nbytes} bytes"
+
+
+# Axis 0 of arrays tall enough that one column group's walk touches more
+# pages than the TLB holds: the output passes of several groups then go
+# together step by step (cols() in src/kernels/dtype_kernels.h).  600
+# columns: two full groups of float32 (256 lanes) and a partial one; four
+# full groups of float64 (128 lanes) and a partial one.
+TALL_OUTS = {
+    "separate": lambda x: np.empty_like(x),
+    "in-place": lambda x: x,
+    "wider-rows": lambda x: np.empty((x.shape[0], x.shape[1] + 40), x.dtype)[:, 17:17 + x.shape[1]],
+}
+
+
+@pytest.mark.parametrize("flip", [False, True], ids=["forward", "reversed-steps"])
+@pytest.mark.parametrize("out_kind", list(TALL_OUTS))
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_axis0_of_tall_arrays(sc, isa, rng, op, dtype, out_kind, flip):
+    x = normal_rows(rng, (4100, 600), dtype)
+    if flip:
+        x = x[::-1]
+    original = x.copy()
+    one_thread = getattr(sc, op)(original, axis=0, threads=1)
+    out = TALL_OUTS[out_kind](x)
+    got = getattr(sc, op)(x, axis=0, out=out, threads=2)
+    assert got is out
+    assert_result_matches_reference(op, original, got, axis=0)
+    # whatever the thread count and output layout, the same bits
+    np.testing.assert_array_equal(got.view(np.uint8), one_thread.view(np.uint8))

@@ -202,8 +202,11 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
         /* column mode: items are runs of whole vector groups of one line */
         int64_t group = SMC_COL_VECS * lanes;   /* a multiple of every kernel width */
         int64_t groups_per_item = SMC_GRAIN_PER_ITEM / (n * group);
-        if (groups_per_item < 1)
-            groups_per_item = 1;
+        int64_t line_groups = (g->shape[inner] + group - 1) / group;
+        int64_t band = (line_groups + nthreads - 1) / nthreads;
+        band = band < SMC_COL_BAND ? band : SMC_COL_BAND;
+        if (groups_per_item < band)
+            groups_per_item = band;
         c.cols_per_item = groups_per_item * group;
         c.items_per_line = (g->shape[inner] + c.cols_per_item - 1) / c.cols_per_item;
         smc_parallel_for(rows / g->shape[inner] * c.items_per_line, nthreads, col_item, &c);

@@ -52,6 +52,13 @@ static inline int64_t smc_group_rows(int64_t row_bytes)
  * The driver aligns column work items to SMC_COL_VECS * lanes. */
 #define SMC_COL_VECS 16
 
+/* Column groups whose output passes stream together, step by step, where
+ * their columns come from memory (see cols()); the driver gives a work
+ * item up to this many groups while every thread still gets one. */
+#ifndef SMC_COL_BAND
+#define SMC_COL_BAND 8
+#endif
+
 /* Hardware prefetchers stop at page boundaries, so walks that touch a new
  * page every step (column mode) prefetch a few steps ahead by hand. */
 #if defined(__GNUC__) || defined(__clang__)

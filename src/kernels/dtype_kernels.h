@@ -1000,6 +1000,7 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
 #define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
 #define SMC_COL_CACHED_BYTES (1 << 20)  /* columns up to this size are re-read from L2 */
 #define SMC_COL_MEMORY_BYTES (8 << 20) /* arrays above this size are read from memory, not L3 */
+#define SMC_COL_TLB_PAGES 2048         /* pages of a walk that stay in the TLB (cols) */
 
 /* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
 SMC_INLINE V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
@@ -1183,10 +1184,53 @@ SMC_INLINE void FN(col_out)(int kind, int full, const char *x, char *y, int64_t 
     }
 }
 
+/* What col_group's output pass needs of a group: per lane the maximum pm
+ * and the row constant p1 + p2 (1/sum or log-sum), and how to apply them. */
+typedef struct {
+    V pm[SMC_COL_VECS], neg_pm[SMC_COL_VECS], p1[SMC_COL_VECS], p2[SMC_COL_VECS];
+    int64_t kv[SMC_COL_VECS], k;
+    int nv, kind, mode, full;
+} FN(col_consts);
+
+/* col_group's output pass over n steps of its group at x, y. */
+static void FN(col_output)(const smc_job *job, const FN(col_consts) *cc, const char *x, char *y,
+                           int64_t n)
+{
+    const int64_t xs = job->x.step, ys = job->y.step;
+    const int64_t ls = job->x.strides[job->g.ndim - 1];
+    const int64_t ylane = job->y.strides[job->g.ndim - 1];
+    const int use_t = job->use_t;
+    T ih, il;
+    FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
+    const V inv_t = SPLAT(ih), inv_lo = SPLAT(il);
+#define SMC_COL_OUT(kind_, full_, mode_, use_t_)                                              \
+    FN(col_out)(kind_, full_, x, y, xs, ys, ls, ylane, n, cc->k, cc->kv, cc->nv, mode_, cc->pm, \
+                cc->neg_pm, cc->p1, cc->p2, inv_t, inv_lo, use_t_)
+    /* full contiguous groups: one loop per kind, and per exp mode where the
+     * kind takes exps (count: not used) */
+#define SMC_COL_OUT_SOFTMAX(mode_, count_, use_t_) SMC_COL_OUT(SMC_COL_SOFTMAX, 1, mode_, use_t_)
+#define SMC_COL_OUT_LOG_SOFTMAX(mode_, count_, use_t_)                                        \
+    SMC_COL_OUT(SMC_COL_LOG_SOFTMAX, 1, mode_, use_t_)
+    if (cc->full && ylane == (int64_t)sizeof(T)) {
+        if (cc->kind == SMC_COL_SCALE_Y)
+            SMC_COL_OUT(SMC_COL_SCALE_Y, 1, cc->mode, use_t);
+        else if (cc->kind == SMC_COL_SOFTMAX)
+            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_SOFTMAX, cc->mode, 1, use_t);
+        else
+            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_LOG_SOFTMAX, cc->mode, 1, use_t);
+    } else {
+        SMC_COL_OUT(cc->kind, 0, cc->mode, use_t);
+    }
+#undef SMC_COL_OUT_LOG_SOFTMAX
+#undef SMC_COL_OUT_SOFTMAX
+#undef SMC_COL_OUT
+}
+
 /* Reduce k <= SMC_COL_VECS * LANES adjacent rows, SMC_COL_VECS vectors of
  * LANES rows side by side: a step then reads whole cache lines, and the
  * page (TLB entry) of each step is paid once for all of them. */
-static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
+static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k,
+                          FN(col_consts) *deferred)
 {
     enum { G = SMC_COL_VECS, W = SMC_COL_VECS * LANES };
     const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
@@ -1345,37 +1389,22 @@ static void FN(col_group)(const smc_job *job, const char *x, char *y, int64_t k)
         else
             FN(split2)(st[l].log_sum, st[l].log_sum_lo, &b[l], &c[l]);
     }
-    V pm[G], p1[G], p2[G], neg_pm[G];
+    FN(col_consts) own, *cc = deferred ? deferred : &own;
     for (int g = 0; g < nv; g++) {
-        pm[g] = VOP(load)(a + g * LANES);
-        p1[g] = VOP(load)(b + g * LANES);
-        p2[g] = VOP(load)(c + g * LANES);
-        neg_pm[g] = VOP(sub)(zero, pm[g]);
+        cc->pm[g] = VOP(load)(a + g * LANES);
+        cc->p1[g] = VOP(load)(b + g * LANES);
+        cc->p2[g] = VOP(load)(c + g * LANES);
+        cc->neg_pm[g] = VOP(sub)(zero, cc->pm[g]);
+        cc->kv[g] = kv[g];
     }
-    const int out_mode = FN(col_mode)(col_min, pm, nv, use_t);
-    const int kind = one_exp ? SMC_COL_SCALE_Y
-                     : job->op == SMC_OP_SOFTMAX ? SMC_COL_SOFTMAX : SMC_COL_LOG_SOFTMAX;
-#define SMC_COL_OUT(kind_, full_, mode_, use_t_)                                              \
-    FN(col_out)(kind_, full_, x, y, xs, ys, ls, ylane, n, k, kv, nv, mode_, pm, neg_pm, p1, p2, \
-                inv_t, inv_lo, use_t_)
-    /* full contiguous groups: one loop per kind, and per exp mode where the
-     * kind takes exps (count: not used) */
-#define SMC_COL_OUT_SOFTMAX(mode_, count_, use_t_) SMC_COL_OUT(SMC_COL_SOFTMAX, 1, mode_, use_t_)
-#define SMC_COL_OUT_LOG_SOFTMAX(mode_, count_, use_t_)                                        \
-    SMC_COL_OUT(SMC_COL_LOG_SOFTMAX, 1, mode_, use_t_)
-    if (full && ylane == (int64_t)sizeof(T)) {
-        if (kind == SMC_COL_SCALE_Y)
-            SMC_COL_OUT(SMC_COL_SCALE_Y, 1, out_mode, use_t);
-        else if (kind == SMC_COL_SOFTMAX)
-            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_SOFTMAX, out_mode, 1, use_t);
-        else
-            SMC_DISPATCH_EXP_MODE(SMC_COL_OUT_LOG_SOFTMAX, out_mode, 1, use_t);
-    } else {
-        SMC_COL_OUT(kind, 0, out_mode, use_t);
-    }
-#undef SMC_COL_OUT_LOG_SOFTMAX
-#undef SMC_COL_OUT_SOFTMAX
-#undef SMC_COL_OUT
+    cc->k = k;
+    cc->nv = nv;
+    cc->full = full;
+    cc->mode = FN(col_mode)(col_min, cc->pm, nv, use_t);
+    cc->kind = one_exp ? SMC_COL_SCALE_Y
+               : job->op == SMC_OP_SOFTMAX ? SMC_COL_SOFTMAX : SMC_COL_LOG_SOFTMAX;
+    if (!deferred)
+        FN(col_output)(job, cc, x, y, n);
 }
 
 #ifndef SMC_SHORT_FINALIZE
@@ -1760,14 +1789,39 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
         }
         perm = perm_buf;
     }
-    for (int64_t j = j0; j < j1; j += width) {
-        int64_t k = j1 - j < width ? j1 - j : width;
-        const char *x = (const char *)job->x.data + xoff + j * xstr;
-        char *y = (char *)job->y.data + yoff + j * ystr;
-        if (is_short)
-            FN(short_group)(job, x, y, k, perm);
-        else
-            FN(col_group)(job, x, y, k);
+    /* Where one group's walk down its columns touches more pages than the
+     * TLB holds (a page a step where steps are a page or more apart), the
+     * output passes of up to SMC_COL_BAND groups go together, step by step:
+     * each page is then entered once for all of them, not once per group
+     * (AVX-512 Zen 4, axis 0 of 16-32 MiB arrays of 4096-16384 steps:
+     * 1.1-1.6x faster; with 2048 steps the groups' own passes stay 5-15%
+     * faster, finding their columns still in L3). */
+    const int64_t page = 4096, xstep = job->x.step < 0 ? -job->x.step : job->x.step;
+    const int64_t step_span = xstep < page ? xstep : page;
+    const int banded = !is_short && job->op != SMC_OP_LOGSUMEXP && xstr == sz && ystr == sz &&
+                       n * step_span > SMC_COL_TLB_PAGES * page;
+    const char *x0 = (const char *)job->x.data + xoff;
+    char *y0 = (char *)job->y.data + yoff;
+    for (int64_t j = j0; j < j1;) {
+        if (!banded || j1 - j <= width) {    /* one group: its own pass */
+            int64_t k = j1 - j < width ? j1 - j : width;
+            if (is_short)
+                FN(short_group)(job, x0 + j * xstr, y0 + j * ystr, k, perm);
+            else
+                FN(col_group)(job, x0 + j * xstr, y0 + j * ystr, k, NULL);
+            j += width;
+            continue;
+        }
+        FN(col_consts) cc[SMC_COL_BAND];
+        int nb = 0;
+        for (int64_t jb = j; jb < j1 && nb < SMC_COL_BAND; jb += width, nb++)
+            FN(col_group)(job, x0 + jb * xstr, y0 + jb * ystr, j1 - jb < width ? j1 - jb : width,
+                          &cc[nb]);
+        for (int64_t i = 0; i < n; i++)
+            for (int b = 0; b < nb; b++)
+                FN(col_output)(job, &cc[b], x0 + i * job->x.step + (j + b * width) * xstr,
+                               y0 + i * job->y.step + (j + b * width) * ystr, 1);
+        j += nb * width;
     }
 }
 
@@ -1796,3 +1850,4 @@ static void FN(exp_array)(int64_t n, const void *xv, void *yv)
 #undef SMC_COL_FLUSH
 #undef SMC_COL_CACHED_BYTES
 #undef SMC_COL_MEMORY_BYTES
+#undef SMC_COL_TLB_PAGES
