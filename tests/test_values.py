@@ -137,6 +137,21 @@ def test_huge_magnitudes_are_stable(sc, isa, rng, op, dtype, offset, scale):
     assert_result_matches_reference(op, x, got)
 
 
+# Short rows go through the kernels a group of one row per lane at a time,
+# each group in the exp mode its lanes allow (exp_mode_lanes): all rows
+# negative (X_BIGGER), all positive with lo >= -max (M_BIGGER), mixed
+# (TWOSUM), and beyond exp's fast range (SLOW).
+@pytest.mark.parametrize("offset, scale", [(-50.0, 3.0), (50.0, 3.0), (0.0, 4.0), (0.0, 60.0),
+                                           (-1e4, 4.0), (1e4, 4.0)],
+                         ids=["negative", "positive", "mixed", "wide", "-1e4", "1e4"])
+@pytest.mark.parametrize("n", [4, 10, 31])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op", OPS)
+def test_short_rows_in_every_exp_mode(sc, isa, rng, op, dtype, n, offset, scale):
+    x = (offset + scale * rng.standard_normal((64, n))).astype(dtype)
+    assert_result_matches_reference(op, x, getattr(sc, op)(x), axis=-1)
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("op", OPS)
 def test_extreme_finite_values(sc, isa, op, dtype):

@@ -1574,20 +1574,18 @@ typedef struct FN(lane_stats) {
     V m, cnt, acc0, acc1, lo;
 } FN(lane_stats);
 
-/* The lane statistics of the n steps xv[0..n): with keep_exp, xv[i]
- * becomes the exps.  compensate: lo keeps the roundings of the sums
- * (Fast2Sum: acc is the larger part once it holds a term). */
-static inline void FN(lane_sums)(V *xv, int64_t n, V inv_t, V inv_lo, int use_t, int keep_exp,
-                                 int compensate, FN(lane_stats) *st)
+/* The lane statistics of the n steps xv[0..n), whose lane maxima are m,
+ * with exps in `mode` (exp_mode_lanes): with keep_exp, xv[i] becomes the
+ * exps.  compensate: lo keeps the roundings of the sums (Fast2Sum: acc is
+ * the larger part once it holds a term).  Inlined once per mode. */
+SMC_INLINE void FN(lane_sums)(V *xv, int64_t n, V m, V neg_m, int mode, V inv_t, V inv_lo,
+                              int use_t, int keep_exp, int compensate, FN(lane_stats) *st)
 {
     const V zero = SPLAT(0), one = SPLAT(1);
-    V m = SPLAT(-INFINITY);
-    for (int64_t i = 0; i < n; i++)
-        m = VOP(max)(xv[i], m);
     V acc0 = zero, acc1 = zero, lo = zero, cnt = zero;
     for (int64_t i = 0; i < n; i++) {
         VM eq = VOP(eq)(xv[i], m);
-        V e = FN(exp_diff)(xv[i], m, inv_t, inv_lo, use_t);
+        V e = FN(exp_in_mode)(xv[i], m, neg_m, mode, inv_t, inv_lo, use_t);
         if (keep_exp)
             xv[i] = e;
         e = VOP(select)(eq, zero, e);
@@ -1657,6 +1655,84 @@ static inline void FN(short_finalize)(int op, const FN(lane_stats) *st, V *p1, V
 }
 #endif
 
+/* short_group after its loads: statistics of the steps xv (lane maxima
+ * m) and the outputs, with exps and differences in `mode`.  Inlined once
+ * per mode. */
+SMC_INLINE void FN(short_rest)(const smc_job *job, V *xv, V m, const char *x, char *y,
+                               int64_t k, const int32_t *perm, int mode, V inv_t, V inv_lo,
+                               int use_t)
+{
+    const int64_t n = job->g.n, ys = job->y.step;
+    const int64_t ylane = job->y.strides[job->g.ndim - 1];
+    const V neg_m = VOP(sub)(SPLAT(0), m);
+    /* the outputs: with perm, from x again, as whole vectors; else four
+     * elements of each row per store_steps4 (the reverse of load_steps4;
+     * on rows of 10, slower than perm for log_softmax, 9% faster than
+     * scalar stores for float64 softmax) */
+    const int contig = perm && k == LANES;
+    const int steps_out = !contig && ys == (int64_t)sizeof(T) && n >= 4 && k == LANES;
+    /* A lane's whole sum is these few terms added in T.  In float32 their
+     * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
+     * are kept (lane_sums). */
+    const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
+    /* softmax keeps each exp for the output instead of computing it twice */
+    const int keep_exp = job->op == SMC_OP_SOFTMAX && !contig;
+    FN(lane_stats) st;
+    FN(lane_sums)(xv, n, m, neg_m, mode, inv_t, inv_lo, use_t, keep_exp, compensate, &st);
+    V a, b, lse;
+    FN(short_finalize)(job->op, &st, &a, &b, &lse);
+    if (job->op == SMC_OP_LOGSUMEXP) {
+        if (ylane == (int64_t)sizeof(T)) {
+            FN(col_store)(y, lse, k);
+        } else {
+            T o[LANES];
+            VOP(store)(o, lse);
+            for (int l = 0; l < k; l++)
+                FN(store1)(y + l * ylane, o[l]);
+        }
+        return;
+    }
+    if (contig) {
+        const T *xc = (const T *)x;
+        T *yc = (T *)y;
+        for (int64_t j = 0; j < n; j++) {
+            SMC_CAT(DT, i) idx = VOP(perm_index)(perm + j * LANES);
+            V xj = VOP(load)(xc + j * LANES);
+            V mj = VOP(permute)(m, idx), aj = VOP(permute)(a, idx), bj = VOP(permute)(b, idx);
+            V neg_mj = VOP(sub)(SPLAT(0), mj), out;
+            if (job->op == SMC_OP_SOFTMAX) {
+                V e = FN(exp_in_mode)(xj, mj, neg_mj, mode, inv_t, inv_lo, use_t);
+                out = VOP(fma)(e, aj, VOP(mul)(e, bj));     /* as softmax_vec */
+            } else {
+                out = FN(log_softmax_in_mode)(xj, mj, neg_mj, aj, bj, mode, inv_t, inv_lo, use_t);
+            }
+            VOP(store)(yc + j * LANES, out);
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n && steps_out; i++)
+        xv[i] = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))
+                         : FN(log_softmax_in_mode)(xv[i], m, neg_m, a, b, mode, inv_t, inv_lo,
+                                                   use_t);
+    if (steps_out) {
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            VOP(store_steps4)(y + i * ys, ylane, xv + i);
+        if (i < n)           /* the row's last four: again steps already stored */
+            VOP(store_steps4)(y + (n - 4) * ys, ylane, xv + n - 4);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        V out = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))   /* exp * scale */
+                         : FN(log_softmax_in_mode)(xv[i], m, neg_m, a, b, mode, inv_t, inv_lo,
+                                                   use_t);
+        T o[LANES];
+        VOP(store)(o, out);
+        for (int l = 0; l < k; l++)
+            FN(store1)(y + i * ys + l * ylane, o[l]);
+    }
+}
+
 /* Short rows (n <= SMC_SHORT_MAX_VECS * LANES), one per lane: the whole
  * group stays in registers, so each element is loaded once, and all the
  * bookkeeping of col_group (chunks, rescaling, flushes) is skipped.  The
@@ -1670,9 +1746,8 @@ static inline void FN(short_finalize)(int op, const FN(lane_stats) *st, V *p1, V
 static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t k,
                             const int32_t *perm)
 {
-    const int64_t n = job->g.n, xs = job->x.step, ys = job->y.step;
+    const int64_t n = job->g.n, xs = job->x.step;
     const int64_t ls = job->x.strides[job->g.ndim - 1];
-    const int64_t ylane = job->y.strides[job->g.ndim - 1];
     const int use_t = job->use_t;
     T ih, il;
     FN(split2)(job->inv_t, job->inv_t_lo, &ih, &il);
@@ -1696,67 +1771,22 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
         for (int64_t i = 0; i < n; i++)
             xv[i] = FN(col_load)(x + i * xs, k, ls);
     }
-    /* the outputs: with perm, from x again, as whole vectors; else four
-     * elements of each row per store_steps4 (the reverse of load_steps4;
-     * on rows of 10, slower than perm for log_softmax, 9% faster than
-     * scalar stores for float64 softmax) */
-    const int contig = perm && k == LANES;
-    const int steps_out = !contig && ys == (int64_t)sizeof(T) && n >= 4 && k == LANES;
-    /* A lane's whole sum is these few terms added in T.  In float32 their
-     * roundings cost logsumexp (the 1-ulp op) up to 1.2 ulp, so there they
-     * are kept (lane_sums). */
-    const int compensate = sizeof(T) == 4 && job->op == SMC_OP_LOGSUMEXP;
-    /* softmax keeps each exp for the output instead of computing it twice */
-    const int keep_exp = job->op == SMC_OP_SOFTMAX && !contig;
-    FN(lane_stats) st;
-    FN(lane_sums)(xv, n, inv_t, inv_lo, use_t, keep_exp, compensate, &st);
-    const V m = st.m;
-    V a, b, lse;
-    FN(short_finalize)(job->op, &st, &a, &b, &lse);
-    if (job->op == SMC_OP_LOGSUMEXP) {
-        if (ylane == (int64_t)sizeof(T)) {
-            FN(col_store)(y, lse, k);
-        } else {
-            T o[LANES];
-            VOP(store)(o, lse);
-            for (int l = 0; l < k; l++)
-                FN(store1)(y + l * ylane, o[l]);
-        }
-        return;
-    }
-    if (contig) {
-        const T *xc = (const T *)x;
-        T *yc = (T *)y;
-        for (int64_t j = 0; j < n; j++) {
-            SMC_CAT(DT, i) idx = VOP(perm_index)(perm + j * LANES);
-            V xj = VOP(load)(xc + j * LANES);
-            V mj = VOP(permute)(m, idx), aj = VOP(permute)(a, idx), bj = VOP(permute)(b, idx);
-            VOP(store)(yc + j * LANES,
-                       job->op == SMC_OP_SOFTMAX
-                           ? FN(softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t)
-                           : FN(log_softmax_vec)(xj, mj, aj, bj, inv_t, inv_lo, use_t));
-        }
-        return;
-    }
-    for (int64_t i = 0; i < n && steps_out; i++)
-        xv[i] = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))
-                         : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
-    if (steps_out) {
-        int64_t i = 0;
-        for (; i + 4 <= n; i += 4)
-            VOP(store_steps4)(y + i * ys, ylane, xv + i);
-        if (i < n)           /* the row's last four: again steps already stored */
-            VOP(store_steps4)(y + (n - 4) * ys, ylane, xv + n - 4);
-        return;
-    }
+    /* each lane's maximum and smallest element pick the exp mode of the
+     * group (exp_mode_lanes), as in col_group: no range checks and cheaper
+     * rounding errors of x - m (float32 rows of 10-40: 6-25% faster).  A
+     * partial group's padding lanes (-inf) make it SLOW, and so do fewer
+     * than 4 steps, where picking costs more than it saves (float64 rows
+     * of 3: 7-14% slower). */
+    V m = SPLAT(-INFINITY), lo = SPLAT(INFINITY);
     for (int64_t i = 0; i < n; i++) {
-        V out = keep_exp ? VOP(fma)(xv[i], a, VOP(mul)(xv[i], b))   /* exp * scale */
-                         : FN(log_softmax_vec)(xv[i], m, a, b, inv_t, inv_lo, use_t);
-        T o[LANES];
-        VOP(store)(o, out);
-        for (int l = 0; l < k; l++)
-            FN(store1)(y + i * ys + l * ylane, o[l]);
+        m = VOP(max)(xv[i], m);
+        lo = VOP(min)(xv[i], lo);
     }
+    const int mode = k == LANES && n >= 4 ? FN(exp_mode_lanes)(lo, m, use_t) : SMC_EXP_SLOW;
+#define SMC_SHORT_REST(mode_, count_, use_t_)                                                 \
+    FN(short_rest)(job, xv, m, x, y, k, perm, mode_, inv_t, inv_lo, use_t_)
+    SMC_DISPATCH_EXP_MODE(SMC_SHORT_REST, mode, 1, use_t);
+#undef SMC_SHORT_REST
 }
 
 static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)

@@ -664,8 +664,18 @@ static void FN(xent_short)(const smc_loss_job *job, int64_t k, const char *const
     V xv[SMC_XENT_SHORT_MAX];
     for (int64_t j = 0; j < n; j++)
         xv[j] = VOP(load)(xt + j * LANES);
+    V m = SPLAT(-INFINITY), lo = SPLAT(INFINITY);
+    for (int64_t j = 0; j < n; j++) {
+        m = VOP(max)(xv[j], m);
+        lo = VOP(min)(xv[j], lo);
+    }
+    const V neg_m = VOP(sub)(zero, m);
+    const int mode = FN(exp_mode_lanes)(lo, m, 0);     /* every lane finite */
     FN(lane_stats) st;
-    FN(lane_sums)(xv, n, one, zero, 0, 1, sizeof(T) == 4, &st);
+#define SMC_XENT_LANE_SUMS(mode_, count_, use_t_)                                              \
+    FN(lane_sums)(xv, n, m, neg_m, mode_, one, zero, use_t_, 1, sizeof(T) == 4, &st)
+    SMC_DISPATCH_EXP_MODE(SMC_XENT_LANE_SUMS, mode, 1, 0);
+#undef SMC_XENT_LANE_SUMS
     double md[LANES], ls_hi[LANES], ls_lo[LANES], sc_hi[LANES], sc_lo[LANES];
     const int wide = sizeof(T) == 8;
     for (int h = 0; h < LANES / F64_LANES; h++) {
