@@ -59,6 +59,8 @@ typedef struct {
     int dt;
     int64_t rows_per_item;              /* row mode */
     int64_t items_per_line, cols_per_item; /* column mode */
+    char *consts;                       /* column mode in two phases: per line, */
+    int64_t line_bytes, steps_per_item; /* line_bytes of output constants */
 } run_ctx;
 
 static void row_item(void *p, int64_t i)
@@ -76,6 +78,46 @@ static void col_item(void *p, int64_t i)
     int64_t line = i / c->items_per_line, j0 = (i % c->items_per_line) * c->cols_per_item;
     int64_t j1 = j0 + c->cols_per_item < inner ? j0 + c->cols_per_item : inner;
     c->k->cols[c->dt](c->job, line, j0, j1);
+}
+
+static void col_stats_item(void *p, int64_t i)
+{
+    run_ctx *c = p;
+    int64_t inner = c->job->g.shape[c->job->g.ndim - 1];
+    int64_t line = i / c->items_per_line, j0 = (i % c->items_per_line) * c->cols_per_item;
+    int64_t j1 = j0 + c->cols_per_item < inner ? j0 + c->cols_per_item : inner;
+    c->k->col_stats[c->dt](c->job, line, j0, j1, c->consts + line * c->line_bytes);
+}
+
+static void col_output_item(void *p, int64_t i)
+{
+    run_ctx *c = p;
+    int64_t n = c->job->g.n, items = (n + c->steps_per_item - 1) / c->steps_per_item;
+    int64_t line = i / items, i0 = (i % items) * c->steps_per_item;
+    int64_t i1 = i0 + c->steps_per_item < n ? i0 + c->steps_per_item : n;
+    c->k->col_output_steps[c->dt](c->job, line, i0, i1, c->consts + line * c->line_bytes);
+}
+
+/* Column mode in two phases (smc_col_two_phase): every group's statistics,
+ * then the outputs a run of steps at a time, each step across its whole
+ * line.  The same computations as the one-phase path, in another order,
+ * so the same bits.  Returns 0 (nothing done) when out of memory. */
+static int run_cols_two_phase(run_ctx *c, int nthreads, int64_t group)
+{
+    const smc_grid *g = &c->job->g;
+    int64_t cols = g->shape[g->ndim - 1], lines = c->job->rows / cols;
+    c->line_bytes = (cols + group - 1) / group * (int64_t)c->k->col_consts_size[c->dt];
+    /* the records hold vectors: aligned to 64 bytes by hand (portable) */
+    char *raw = malloc((size_t)(lines * c->line_bytes) + 64);
+    if (!raw)
+        return 0;
+    c->consts = raw + (64 - (uintptr_t)raw % 64) % 64;
+    smc_parallel_for(lines * c->items_per_line, nthreads, col_stats_item, c);
+    c->steps_per_item = SMC_GRAIN_PER_ITEM / cols > 1 ? SMC_GRAIN_PER_ITEM / cols : 1;
+    int64_t items = (g->n + c->steps_per_item - 1) / c->steps_per_item;
+    smc_parallel_for(lines * items, nthreads, col_output_item, c);
+    free(raw);
+    return 1;
 }
 
 static void stats_item(void *p, int64_t i)
@@ -202,13 +244,12 @@ static int run(int op, int dt, const smc_grid *g, const smc_array *x,
         /* column mode: items are runs of whole vector groups of one line */
         int64_t group = SMC_COL_VECS * lanes;   /* a multiple of every kernel width */
         int64_t groups_per_item = SMC_GRAIN_PER_ITEM / (n * group);
-        int64_t line_groups = (g->shape[inner] + group - 1) / group;
-        int64_t band = (line_groups + nthreads - 1) / nthreads;
-        band = band < SMC_COL_BAND ? band : SMC_COL_BAND;
-        if (groups_per_item < band)
-            groups_per_item = band;
+        if (groups_per_item < 1)
+            groups_per_item = 1;
         c.cols_per_item = groups_per_item * group;
         c.items_per_line = (g->shape[inner] + c.cols_per_item - 1) / c.cols_per_item;
+        if (smc_col_two_phase(&job, lanes) && run_cols_two_phase(&c, nthreads, group))
+            return SMC_OK;
         smc_parallel_for(rows / g->shape[inner] * c.items_per_line, nthreads, col_item, &c);
         return SMC_OK;
     }

@@ -1000,7 +1000,6 @@ static void FN(chunk_apply)(const smc_job *job, int64_t row, int64_t chunk)
 #define SMC_COL_FLUSH 8     /* steps summed in T before moving into double */
 #define SMC_COL_CACHED_BYTES (1 << 20)  /* columns up to this size are re-read from L2 */
 #define SMC_COL_MEMORY_BYTES (8 << 20) /* arrays above this size are read from memory, not L3 */
-#define SMC_COL_TLB_PAGES 2048         /* pages of a walk that stay in the TLB (cols) */
 
 /* The k (<= LANES) lanes of one step: lane l at p + l * lane_stride. */
 SMC_INLINE V FN(col_load)(const char *p, int64_t k, int64_t lane_stride)
@@ -1819,39 +1818,46 @@ static void FN(cols)(const smc_job *job, int64_t line, int64_t j0, int64_t j1)
         }
         perm = perm_buf;
     }
-    /* Where one group's walk down its columns touches more pages than the
-     * TLB holds (a page a step where steps are a page or more apart), the
-     * output passes of up to SMC_COL_BAND groups go together, step by step:
-     * each page is then entered once for all of them, not once per group
-     * (AVX-512 Zen 4, axis 0 of 16-32 MiB arrays of 4096-16384 steps:
-     * 1.1-1.6x faster; with 2048 steps the groups' own passes stay 5-15%
-     * faster, finding their columns still in L3). */
-    const int64_t page = 4096, xstep = job->x.step < 0 ? -job->x.step : job->x.step;
-    const int64_t step_span = xstep < page ? xstep : page;
-    const int banded = !is_short && job->op != SMC_OP_LOGSUMEXP && xstr == sz && ystr == sz &&
-                       n * step_span > SMC_COL_TLB_PAGES * page;
-    const char *x0 = (const char *)job->x.data + xoff;
-    char *y0 = (char *)job->y.data + yoff;
-    for (int64_t j = j0; j < j1;) {
-        if (!banded || j1 - j <= width) {    /* one group: its own pass */
-            int64_t k = j1 - j < width ? j1 - j : width;
-            if (is_short)
-                FN(short_group)(job, x0 + j * xstr, y0 + j * ystr, k, perm);
-            else
-                FN(col_group)(job, x0 + j * xstr, y0 + j * ystr, k, NULL);
-            j += width;
-            continue;
-        }
-        FN(col_consts) cc[SMC_COL_BAND];
-        int nb = 0;
-        for (int64_t jb = j; jb < j1 && nb < SMC_COL_BAND; jb += width, nb++)
-            FN(col_group)(job, x0 + jb * xstr, y0 + jb * ystr, j1 - jb < width ? j1 - jb : width,
-                          &cc[nb]);
-        for (int64_t i = 0; i < n; i++)
-            for (int b = 0; b < nb; b++)
-                FN(col_output)(job, &cc[b], x0 + i * job->x.step + (j + b * width) * xstr,
-                               y0 + i * job->y.step + (j + b * width) * ystr, 1);
-        j += nb * width;
+    for (int64_t j = j0; j < j1; j += width) {
+        int64_t k = j1 - j < width ? j1 - j : width;
+        const char *x = (const char *)job->x.data + xoff + j * xstr;
+        char *y = (char *)job->y.data + yoff + j * ystr;
+        if (is_short)
+            FN(short_group)(job, x, y, k, perm);
+        else
+            FN(col_group)(job, x, y, k, NULL);
+    }
+}
+
+/* Column mode in two phases (smc_col_two_phase), phase 1: the groups of
+ * columns [j0, j1) of a line, each group's output constants into its
+ * record of the line's `consts`. */
+static void FN(col_stats)(const smc_job *job, int64_t line, int64_t j0, int64_t j1, void *consts)
+{
+    int64_t xoff, yoff;
+    smc_offsets(job, line, job->g.ndim - 1, &xoff, &yoff);
+    const int64_t width = SMC_COL_VECS * LANES, sz = (int64_t)sizeof(T);
+    FN(col_consts) *cc = (FN(col_consts) *)consts;
+    for (int64_t j = j0; j < j1; j += width)
+        FN(col_group)(job, (const char *)job->x.data + xoff + j * sz,
+                      (char *)job->y.data + yoff + j * sz, j1 - j < width ? j1 - j : width,
+                      &cc[j / width]);
+}
+
+/* Phase 2: steps [i0, i1) of every group of a line, step by step. */
+static void FN(col_output_steps)(const smc_job *job, int64_t line, int64_t i0, int64_t i1,
+                                 const void *consts)
+{
+    int64_t xoff, yoff;
+    smc_offsets(job, line, job->g.ndim - 1, &xoff, &yoff);
+    const int64_t width = SMC_COL_VECS * LANES, sz = (int64_t)sizeof(T);
+    const int64_t cols = job->g.shape[job->g.ndim - 1];
+    const FN(col_consts) *cc = (const FN(col_consts) *)consts;
+    for (int64_t i = i0; i < i1; i++) {
+        const char *x = (const char *)job->x.data + xoff + i * job->x.step;
+        char *y = (char *)job->y.data + yoff + i * job->y.step;
+        for (int64_t j = 0; j < cols; j += width)
+            FN(col_output)(job, &cc[j / width], x + j * sz, y + j * sz, 1);
     }
 }
 
@@ -1880,4 +1886,3 @@ static void FN(exp_array)(int64_t n, const void *xv, void *yv)
 #undef SMC_COL_FLUSH
 #undef SMC_COL_CACHED_BYTES
 #undef SMC_COL_MEMORY_BYTES
-#undef SMC_COL_TLB_PAGES
