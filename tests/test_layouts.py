@@ -277,8 +277,9 @@ def test_no_copy_in_place(sc, op):
 
 
 # Axis 0 of arrays tall enough that one column group's walk touches more
-# pages than the TLB holds: the output passes of several groups then go
-# together step by step (cols() in src/kernels/dtype_kernels.h).  600
+# pages than the TLB holds: column mode then runs in two phases, every
+# group's statistics, then the output step by step across the whole line,
+# split among threads by steps (smc_col_two_phase in src/core/internal.h).  600
 # columns: two full groups of float32 (256 lanes) and a partial one; four
 # full groups of float64 (128 lanes) and a partial one.
 TALL_OUTS = {
