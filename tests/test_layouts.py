@@ -297,7 +297,7 @@ def test_axis0_of_tall_arrays(sc, isa, rng, op, dtype, out_kind, x_kind):
     if x_kind == "slice-of-wider":
         # 2100 steps a page or more apart, but few enough elements that,
         # without AVX-512, softmax first stores exp(x - max) in y and the
-        # banded pass only scales it
+        # second phase only scales it
         x = normal_rows(rng, (2100, 1100), dtype)[:, 50:650]
     else:
         x = normal_rows(rng, (4100, 600), dtype)

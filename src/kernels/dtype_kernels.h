@@ -1573,6 +1573,19 @@ typedef struct FN(lane_stats) {
     V m, cnt, acc0, acc1, lo;
 } FN(lane_stats);
 
+/* Lane maxima *m of the n steps xv[0..n), and the exp mode they and the
+ * lane minima allow (exp_mode_lanes; NaN ignored, as in col_range). */
+static inline int FN(lanes_mode)(const V *xv, int64_t n, int use_t, V *m)
+{
+    V mx = SPLAT(-INFINITY), lo = SPLAT(INFINITY);
+    for (int64_t i = 0; i < n; i++) {
+        mx = VOP(max)(xv[i], mx);
+        lo = VOP(min)(xv[i], lo);
+    }
+    *m = mx;
+    return FN(exp_mode_lanes)(lo, mx, use_t);
+}
+
 /* The lane statistics of the n steps xv[0..n), whose lane maxima are m,
  * with exps in `mode` (exp_mode_lanes): with keep_exp, xv[i] becomes the
  * exps.  compensate: lo keeps the roundings of the sums (Fast2Sum: acc is
@@ -1776,12 +1789,9 @@ static void FN(short_group)(const smc_job *job, const char *x, char *y, int64_t 
      * partial group's padding lanes (-inf) make it SLOW, and so do fewer
      * than 4 steps, where picking costs more than it saves (float64 rows
      * of 3: 7-14% slower). */
-    V m = SPLAT(-INFINITY), lo = SPLAT(INFINITY);
-    for (int64_t i = 0; i < n; i++) {
-        m = VOP(max)(xv[i], m);
-        lo = VOP(min)(xv[i], lo);
-    }
-    const int mode = k == LANES && n >= 4 ? FN(exp_mode_lanes)(lo, m, use_t) : SMC_EXP_SLOW;
+    V m;
+    const int allowed = FN(lanes_mode)(xv, n, use_t, &m);
+    const int mode = k == LANES && n >= 4 ? allowed : SMC_EXP_SLOW;
 #define SMC_SHORT_REST(mode_, count_, use_t_)                                                 \
     FN(short_rest)(job, xv, m, x, y, k, perm, mode_, inv_t, inv_lo, use_t_)
     SMC_DISPATCH_EXP_MODE(SMC_SHORT_REST, mode, 1, use_t);

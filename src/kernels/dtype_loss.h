@@ -664,13 +664,9 @@ static void FN(xent_short)(const smc_loss_job *job, int64_t k, const char *const
     V xv[SMC_XENT_SHORT_MAX];
     for (int64_t j = 0; j < n; j++)
         xv[j] = VOP(load)(xt + j * LANES);
-    V m = SPLAT(-INFINITY), lo = SPLAT(INFINITY);
-    for (int64_t j = 0; j < n; j++) {
-        m = VOP(max)(xv[j], m);
-        lo = VOP(min)(xv[j], lo);
-    }
+    V m;
+    const int mode = FN(lanes_mode)(xv, n, 0, &m);     /* every lane finite */
     const V neg_m = VOP(sub)(zero, m);
-    const int mode = FN(exp_mode_lanes)(lo, m, 0);     /* every lane finite */
     FN(lane_stats) st;
 #define SMC_XENT_LANE_SUMS(mode_, count_, use_t_)                                              \
     FN(lane_sums)(xv, n, m, neg_m, mode_, one, zero, use_t_, 1, sizeof(T) == 4, &st)
