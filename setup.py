@@ -99,7 +99,8 @@ class BuildExtWithVariants(build_ext):
 
 # Every driver file in src/core (the kernels: KERNEL_VARIANTS).
 C_SOURCES = sorted(glob.glob("src/core/*.c"))
-HEADERS = sorted(glob.glob("src/**/*.h", recursive=True)) + ["src/kernels/kernels.c"]
+HEADERS = sorted(glob.glob("src/**/*.h", recursive=True)) + ["src/kernels/kernels.c",
+                                                              "softmax_c/output_cache.h"]
 
 extension = Extension(
     "softmax_c._core",

@@ -223,7 +223,7 @@ def _softmax_like(op, x, axis, temperature, out, threads):
             and _SAFE_T_MIN <= temperature <= _SAFE_T_MAX):
         nthreads = _fast_threads(threads)
         if nthreads is not None and (out is None or _is_plain_out(out, x, x.shape)):
-            result = np.empty_like(x) if out is None else out
+            result = _core.output_like(x) if out is None else out
             _core.run(op, x, result, axis % x.ndim, temperature, nthreads)
             return result
     arr = _as_input(x)
@@ -232,13 +232,13 @@ def _softmax_like(op, x, axis, temperature, out, threads):
     nthreads = _check_threads(threads)
     if out is not None:
         _check_out(out, arr.shape, arr.dtype)
-    result = np.empty_like(arr) if out is None else out
+    result = _core.output_like(arr) if out is None else out
     work_in, work_out = arr, result
     if len(axes) == 0:               # every element is its own row of one
         work_in, work_out, axes = arr[..., None], result[..., None], (arr.ndim,)
 
     if out is not None and _needs_temporary(arr, out):
-        scratch = np.empty_like(work_in)
+        scratch = _core.output_like(work_in)
         _run_softmax_like(op, work_in, axes, scratch, t, nthreads)
         np.copyto(work_out, scratch)
     else:
@@ -250,7 +250,7 @@ def _run_softmax_like(op, arr, axes, result, t, nthreads):
     xv, ax = _single_axis_view(arr, axes)
     merged = _merged_out_view(result, axes)
     if merged is None:      # result's layout can't be merged: compute aside
-        scratch = np.empty(xv.shape, dtype=arr.dtype)
+        scratch = _core.output_empty(xv.shape, arr.dtype)
         _core.run(op, xv, scratch, ax, t, nthreads)
         result[...] = _unmerge(scratch, arr.shape, axes)
         return

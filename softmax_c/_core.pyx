@@ -161,6 +161,58 @@ def vector_exp(cnp.ndarray x, cnp.ndarray y):
     _check(rc)
 
 
+# ---- the output cache (output_cache.h) --------------------------------------
+
+cdef extern from "output_cache.h":
+    size_t SMC_CACHE_MIN_BYTES
+    ctypedef struct smc_output_cache:
+        size_t limit, bytes
+        int n
+        unsigned long long hits, misses
+    smc_output_cache smc_cache
+    object smc_output_cache_create(size_t limit)
+    void smc_output_cache_reset(size_t limit) nogil
+
+# the default limit; softmax_c.set_output_cache and SOFTMAX_C_OUTPUT_CACHE_MB change it
+OUTPUT_CACHE_DEFAULT_BYTES = 256 << 20
+OUTPUT_CACHE_MIN_BYTES = SMC_CACHE_MIN_BYTES
+_cache_handler = smc_output_cache_create(OUTPUT_CACHE_DEFAULT_BYTES)
+
+
+def set_output_cache(size_t limit):
+    """Free the blocks the cache keeps; keep at most `limit` bytes from now on."""
+    smc_output_cache_reset(limit)
+
+
+def output_cache_info():
+    return {"limit": smc_cache.limit, "bytes": smc_cache.bytes, "blocks": smc_cache.n,
+            "hits": smc_cache.hits, "misses": smc_cache.misses}
+
+
+def output_like(a):
+    """np.empty_like(a), its data from the cache when large."""
+    if a.nbytes < SMC_CACHE_MIN_BYTES:
+        return np.empty_like(a)
+    old = cnp.PyDataMem_SetHandler(_cache_handler)
+    try:
+        return np.empty_like(a)
+    finally:
+        cnp.PyDataMem_SetHandler(old)
+
+
+def output_empty(shape, dtype):
+    """np.empty(shape, dtype), its data from the cache when large."""
+    result = None
+    if np.prod(shape, dtype=np.int64) * np.dtype(dtype).itemsize < SMC_CACHE_MIN_BYTES:
+        return np.empty(shape, dtype)
+    old = cnp.PyDataMem_SetHandler(_cache_handler)
+    try:
+        result = np.empty(shape, dtype)
+    finally:
+        cnp.PyDataMem_SetHandler(old)
+    return result
+
+
 def active_isa():
     return smc_active_isa().decode()
 

@@ -229,10 +229,10 @@ def cross_entropy(logits, target, axis=-1, *, weight=None, ignore_index=-100,
 
     grad = grad_out
     if grad is None and return_grad:
-        grad = np.empty_like(arr)
+        grad = _core.output_like(arr)
     work_grad = grad
     if grad_out is not None and _may_clobber(grad_out, (arr, probs), (labels, w)):
-        work_grad = np.empty_like(arr)
+        work_grad = _core.output_like(arr)
     return _run_cross_entropy(arr, labels, probs, w, grad, work_grad, ax, ignore, eps, code,
                               return_grad, nthreads)
 
@@ -275,7 +275,7 @@ def _plain_cross_entropy(x, target, axis, weight, ignore_index, reduction, label
     if grad_out is not None and not (_is_plain_out(grad_out, x, x.shape)
                                      and not np.may_share_memory(target, grad_out)):
         return None
-    grad = np.empty_like(x) if grad_out is None and return_grad else grad_out
+    grad = _core.output_like(x) if grad_out is None and return_grad else grad_out
     return _run_cross_entropy(x, target, None, None, grad, grad, ax, ignore_index,
                               label_smoothing, code, return_grad, nthreads)
 
@@ -288,7 +288,7 @@ def _backward(op, y, dy, axis, out, threads):
         nthreads = _fast_threads(threads)         # the common call (see _api)
         if nthreads is not None and (out is None or (
                 _is_plain_out(out, y, y.shape) and not np.may_share_memory(dy, out))):
-            result = np.empty_like(y) if out is None else out
+            result = _core.output_like(y) if out is None else out
             _core.run_backward(op, y, dy, result, axis % y.ndim, nthreads)
             return result
     ya, da = _as_input(y, "y"), _as_input(dy, "dy")
@@ -300,7 +300,7 @@ def _backward(op, y, dy, axis, out, threads):
     nthreads = _check_threads(threads)
     if out is not None:
         _check_out(out, ya.shape, dtype)
-    result = np.empty_like(ya) if out is None else out
+    result = _core.output_like(ya) if out is None else out
     if ya.size == 0:
         return result
     work_y, work_dy, work_out = ya, da, result
@@ -308,7 +308,7 @@ def _backward(op, y, dy, axis, out, threads):
         work_y, work_dy, work_out = ya[..., None], da[..., None], result[..., None]
         axes = (ya.ndim,)
     if out is not None and any(a is not out and _needs_temporary(a, out) for a in (ya, da)):
-        scratch = np.empty_like(work_y)
+        scratch = _core.output_like(work_y)
         _run_backward(op, work_y, work_dy, axes, scratch, nthreads)
         np.copyto(work_out, scratch)
     else:
@@ -321,7 +321,7 @@ def _run_backward(op, y, dy, axes, result, nthreads):
     dv, _ = _single_axis_view(dy, axes)
     merged = _merged_out_view(result, axes)
     if merged is None:          # result's layout can't be merged: compute aside
-        scratch = np.empty(yv.shape, dtype=y.dtype)
+        scratch = _core.output_empty(yv.shape, y.dtype)
         _core.run_backward(op, yv, dv, scratch, ax, nthreads)
         result[...] = _unmerge(scratch, y.shape, axes)
         return
