@@ -127,8 +127,11 @@ def set_output_cache(max_bytes):
     (``SOFTMAX_C_OUTPUT_CACHE_MB`` sets it at import).  Kept blocks are
     freed now; returns the previous limit in bytes.
     """
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-        raise ValueError(f"set_output_cache: max_bytes must be an int >= 0; got {max_bytes!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        raise TypeError("set_output_cache: max_bytes must be an int >= 0; "
+                        f"got {type(max_bytes).__name__}")
+    if not 0 <= max_bytes < 1 << 63:
+        raise ValueError(f"set_output_cache: max_bytes must be in [0, 2**63); got {max_bytes}")
     previous = _core.output_cache_info()["limit"]
     _core.set_output_cache(max_bytes)
     return previous

@@ -210,13 +210,20 @@ RUNTIME_CASES = [
     ("set_isa", 3, TypeError, r"\bname\b"),
     ("set_isa", None, TypeError, r"\bname\b"),
     ("set_isa", b"avx2", TypeError, r"\bname\b"),
+    ("set_output_cache", -1, ValueError, r"\bmax_bytes\b"),
+    ("set_output_cache", 1 << 63, ValueError, r"\bmax_bytes\b"),
+    ("set_output_cache", 1.5, TypeError, r"\bmax_bytes\b"),
+    ("set_output_cache", "1", TypeError, r"\bmax_bytes\b"),
+    ("set_output_cache", None, TypeError, r"\bmax_bytes\b"),
+    ("set_output_cache", True, TypeError, r"\bmax_bytes\b"),
 ]
 if "avx512" not in softmax_c.cpu_info()["available"]:
     RUNTIME_CASES.append(("set_isa", "avx512", ValueError, r"avx512"))
 
 
 def _runtime_state():
-    return softmax_c.get_num_threads(), softmax_c.cpu_info()["isa"]
+    return (softmax_c.get_num_threads(), softmax_c.cpu_info()["isa"],
+            softmax_c._core.output_cache_info()["limit"])
 
 
 @pytest.mark.parametrize("fn, value, exc, names", RUNTIME_CASES,
