@@ -189,9 +189,9 @@ def output_cache_info():
             "hits": smc_cache.hits, "misses": smc_cache.misses}
 
 
-def output_like(a):
+def output_like(cnp.ndarray a):
     """np.empty_like(a), its data from the cache when large."""
-    if a.nbytes < SMC_CACHE_MIN_BYTES:
+    if <size_t>cnp.PyArray_NBYTES(a) < SMC_CACHE_MIN_BYTES:
         return np.empty_like(a)
     old = cnp.PyDataMem_SetHandler(_cache_handler)
     try:
@@ -202,15 +202,13 @@ def output_like(a):
 
 def output_empty(shape, dtype):
     """np.empty(shape, dtype), its data from the cache when large."""
-    result = None
     if np.prod(shape, dtype=np.int64) * np.dtype(dtype).itemsize < SMC_CACHE_MIN_BYTES:
         return np.empty(shape, dtype)
     old = cnp.PyDataMem_SetHandler(_cache_handler)
     try:
-        result = np.empty(shape, dtype)
+        return np.empty(shape, dtype)
     finally:
         cnp.PyDataMem_SetHandler(old)
-    return result
 
 
 def active_isa():
