@@ -172,6 +172,7 @@ cdef extern from "output_cache.h":
     smc_output_cache smc_cache
     object smc_output_cache_create(size_t limit)
     void smc_output_cache_reset(size_t limit) nogil
+    int smc_handler_is_numpy_default(object handler)
 
 # the default limit; softmax_c.set_output_cache and SOFTMAX_C_OUTPUT_CACHE_MB change it
 OUTPUT_CACHE_DEFAULT_BYTES = 256 << 20
@@ -189,11 +190,20 @@ def output_cache_info():
             "hits": smc_cache.hits, "misses": smc_cache.misses}
 
 
+cdef object _cache_on():
+    """Install the cache's handler in place of NumPy's default one (a handler
+    the program installed itself stays); returns the handler to restore."""
+    old = cnp.PyDataMem_SetHandler(_cache_handler)
+    if not smc_handler_is_numpy_default(old):
+        cnp.PyDataMem_SetHandler(old)
+    return old
+
+
 def output_like(cnp.ndarray a):
     """np.empty_like(a), its data from the cache when large."""
     if <size_t>cnp.PyArray_NBYTES(a) < SMC_CACHE_MIN_BYTES:
         return np.empty_like(a)
-    old = cnp.PyDataMem_SetHandler(_cache_handler)
+    old = _cache_on()
     try:
         return np.empty_like(a)
     finally:
@@ -204,7 +214,7 @@ def output_empty(shape, dtype):
     """np.empty(shape, dtype), its data from the cache when large."""
     if np.prod(shape, dtype=np.int64) * np.dtype(dtype).itemsize < SMC_CACHE_MIN_BYTES:
         return np.empty(shape, dtype)
-    old = cnp.PyDataMem_SetHandler(_cache_handler)
+    old = _cache_on()
     try:
         return np.empty(shape, dtype)
     finally:

@@ -8,8 +8,9 @@
  * memory handler (NEP 49) keeps up to SMC_CACHE_SLOTS freed blocks of at
  * least SMC_CACHE_MIN_BYTES, at most the cache limit in total, and hands
  * one back to the next request of the same size.  It is installed only
- * around softmax_c's own allocations (see _core.pyx); an array remembers
- * its handler, so its block comes back here when the array is freed.
+ * around softmax_c's own allocations (see _core.pyx), and only in place
+ * of NumPy's default handler; an array remembers its handler, so its block
+ * comes back here when the array is freed.
  * Everything else goes to the C library's malloc and free.
  *
  * The functions may run on any thread (NumPy frees an array wherever it
@@ -145,6 +146,19 @@ static PyObject *smc_output_cache_create(size_t limit)
         return PyErr_NoMemory();
     smc_cache.limit = limit;
     return PyCapsule_New(&smc_cache_handler, "mem_handler", NULL);
+}
+
+/* Whether handler (a "mem_handler" capsule) is NumPy's default one: a
+ * handler the program installed itself is left in charge of its arrays. */
+static int smc_handler_is_numpy_default(PyObject *handler)
+{
+    const PyDataMem_Handler *h =
+        (const PyDataMem_Handler *)PyCapsule_GetPointer(handler, "mem_handler");
+    if (!h) {
+        PyErr_Clear();
+        return 0;
+    }
+    return strcmp(h->name, "default_allocator") == 0;
 }
 
 /* Frees every kept block and sets a new limit. */

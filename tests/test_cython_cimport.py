@@ -34,6 +34,33 @@ USER_PYX = textwrap.dedent('''
         cross_entropy_f32, cross_entropy_f64, softmax_backward_f64,
         log_softmax_backward_f32, REDUCE_MEAN, ERR_LABEL)
     from libc.stdint cimport int64_t
+    cimport numpy as cnp
+
+    cnp.import_array()
+
+    # a memory handler of the program's own (NEP 49), over malloc and free
+    cdef extern from *:
+        """
+        #include <stdlib.h>
+        static void *user_malloc(void *c, size_t n) { (void)c; return malloc(n ? n : 1); }
+        static void *user_calloc(void *c, size_t n, size_t s)
+        { (void)c; return calloc(n ? n : 1, s ? s : 1); }
+        static void *user_realloc(void *c, void *p, size_t n) { (void)c; return realloc(p, n ? n : 1); }
+        static void user_free(void *c, void *p, size_t n) { (void)c; (void)n; free(p); }
+        static PyDataMem_Handler user_handler = {
+            "user_handler", 1, { NULL, user_malloc, user_calloc, user_realloc, user_free } };
+        static PyObject *user_handler_capsule(void)
+        { return PyCapsule_New(&user_handler, "mem_handler", NULL); }
+        """
+        object user_handler_capsule()
+
+    def under_user_handler(fn):
+        """fn() with this module's memory handler installed."""
+        old = cnp.PyDataMem_SetHandler(user_handler_capsule())
+        try:
+            return fn()
+        finally:
+            cnp.PyDataMem_SetHandler(old)
 
     ctypedef fused real:
         float
@@ -211,6 +238,20 @@ def test_functions_come_from_the_packages_capi_table():
 
 def test_cimported_module_sees_the_active_variant(user_ext):
     assert user_ext.isa() == softmax_c.cpu_info()["isa"]
+
+
+def test_a_programs_own_memory_handler_keeps_softmax_c_results(user_ext):
+    # softmax_c's output cache stands in only for NumPy's default handler
+    try:
+        from numpy._core.multiarray import get_handler_name
+    except ImportError:                                 # NumPy 1.x
+        from numpy.core.multiarray import get_handler_name
+    x = np.ones((512, 1024))                            # 4 MiB: a cached size
+    assert get_handler_name(softmax_c.softmax(x)) == "softmax_c_output_cache"
+    for call in (lambda: softmax_c.softmax(x), lambda: softmax_c.log_softmax(x, axis=0),
+                 lambda: softmax_c.cross_entropy(x, np.zeros(512, np.int64),
+                                                 return_grad=True)[1]):
+        assert get_handler_name(user_ext.under_user_handler(call)) == "user_handler"
 
 
 def test_cimported_error_codes(user_ext):

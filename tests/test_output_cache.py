@@ -78,6 +78,16 @@ def test_a_freed_result_is_reused_and_fully_overwritten(cache, rng, name, dtype)
     assert np.array_equal(second, _with_out(name, x2))
 
 
+def test_large_results_carry_the_cache_handler(cache, rng):
+    try:
+        from numpy._core.multiarray import get_handler_name
+    except ImportError:                                 # NumPy 1.x
+        from numpy.core.multiarray import get_handler_name
+    assert get_handler_name(softmax_c.softmax(_large(rng))) == "softmax_c_output_cache"
+    assert get_handler_name(softmax_c.softmax(np.ones((3, 4)))) == "default_allocator"
+    # a program's own handler is left in charge: test_cython_cimport.py
+
+
 def test_small_arrays_are_left_to_malloc(cache, rng):
     x = rng.standard_normal((MIB // 8 - 1,))          # one element short of 1 MiB
     before = cache()
